@@ -1,0 +1,64 @@
+"""The text every part shows a model: instruction, system prompts, and how they join.
+
+One definition, used by collectors (teacher prompts), converters (SFT samples) and
+eval (generation prompts), so collection, training and evaluation show a model
+exactly the same text.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+#: The instruction of every legacy Alpaca sample (shared/data/legacy_sft), kept verbatim.
+INSTRUCTION = "Debug the infeasible optimization model and provide the action to fix it."
+
+#: The system prompt of the user's legacy messages file, kept verbatim (core actions only).
+SYSTEM_PROMPT_CORE = (
+    "You are an Operations Research debugging assistant.\n"
+    "Analyze problems step-by-step in <think> tags, then output the action.\n"
+    "\n"
+    "Format:\n"
+    "<think>\n"
+    "Your detailed reasoning about the infeasibility...\n"
+    "</think>\n"
+    "\n"
+    "Action: ACTION_TYPE(arguments)\n"
+    "\n"
+    "Available actions:\n"
+    "- GET_IIS(): Compute Irreducible Infeasible Subsystem\n"
+    "- DROP_CONSTRAINT(name): Remove a constraint\n"
+    "- RELAX_CONSTRAINT(name, amount): Relax a constraint's RHS\n"
+    "- SUBMIT(): Submit the repaired model"
+)
+
+#: The same prompt with the extended actions the benchmark also knows.
+SYSTEM_PROMPT_EXTENDED = SYSTEM_PROMPT_CORE + (
+    "\n"
+    "- CHECK_SLACK(name): Show a constraint's activity, RHS and slack\n"
+    "- UPDATE_RHS(name, value): Set a constraint's RHS\n"
+    "- UPDATE_BOUNDS(var, lb, ub): Set a variable's bounds\n"
+    "- RESET(): Undo every change"
+)
+
+Layout = Literal["legacy", "rich"]
+
+#: Which system prompt goes with which observation layout.
+SYSTEM_PROMPTS: dict[str, str] = {"legacy": SYSTEM_PROMPT_CORE, "rich": SYSTEM_PROMPT_EXTENDED}
+
+
+def system_prompt(layout: str = "legacy") -> str:
+    """The system prompt that goes with an observation layout."""
+    try:
+        return SYSTEM_PROMPTS[layout]
+    except KeyError:
+        raise ValueError(f"unknown layout {layout!r}; expected one of {sorted(SYSTEM_PROMPTS)}") from None
+
+
+def user_message(observation: str, instruction: str = INSTRUCTION) -> str:
+    """The user turn for one observation.
+
+    LLaMA-Factory joins an Alpaca sample's ``instruction`` and ``input`` with a single
+    newline (``converter.py``: ``"\\n".join(query)``); every other path (ShareGPT
+    samples, teacher prompts, eval prompts) uses this function so the text is the same.
+    """
+    return f"{instruction}\n{observation}" if observation else instruction
