@@ -36,8 +36,8 @@ bench: $(STAMP) ## run every speed benchmark in benchmarks/ (prints ratios again
 	@for f in benchmarks/bench_*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
 
 # ---- ordebug: the benchmark world ----
-generate: $(STAMP) ## generate a benchmark set: OUT=DIR [N=200] [SEED=0] [TYPES=A,B,C,D]
-	$(PY) -m ordebug.generate $(call opt,OUT,--out) $(call opt,N,--n) $(call opt,SEED,--seed) $(call opt,TYPES,--types)
+generate: $(STAMP) ## generate a benchmark set: OUT=DIR [N=200] [SEED=0] [TYPES=A,B,C,D] [OVERWRITE=1]
+	$(PY) -m ordebug.generate $(call opt,OUT,--out) $(call opt,N,--n) $(call opt,SEED,--seed) $(call opt,TYPES,--types) $(call flag,OVERWRITE,--overwrite)
 
 # ---- collectors ----
 collect: $(STAMP) ## collect trajectories: [PROBLEMS=DIR|FILES] [AGENT=heuristic|oracle|teacher] [OUT=FILE] [WORKERS=4] [LIMIT=N] [MAX_STEPS=20] [OVERWRITE=1] [SHARD=i/n]

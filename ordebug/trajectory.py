@@ -85,6 +85,10 @@ class Trajectory(BaseModel):
     steps: list[Step] = Field(default_factory=list)
     outcome: Outcome
     usage: Usage = Field(default_factory=Usage)
+    metrics: dict[str, float | None] = Field(
+        default_factory=dict,
+        description="ordebug.metrics.episode_metrics of this attempt (rr@k, op, fp, da_iis, da_target, te, …)",
+    )
     started_at: str | None = None
     finished_at: str | None = None
 

@@ -1,0 +1,192 @@
+"""The observation an agent sees: a structured state and its text rendering.
+
+Two layouts, one renderer:
+
+* ``legacy`` (default) reproduces byte for byte the ``input`` text of the user's
+  SFT samples (shared/data/legacy_sft): problem id and error type, status, the IIS
+  as Python list reprs in model order, model size and every constraint name.
+* ``rich`` adds what a debugger wants to see: the step budget, the last action's
+  result, the objective, each IIS constraint with its algebra and each IIS bound with
+  its values (capped, with counts, for large IIS), the action history, and a capped
+  constraint-name list.
+
+The state is plain data (pydantic) so trajectories can store it and converters can
+re-render a step in the other layout.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Literal
+
+import gurobipy as gp
+from gurobipy import GRB
+from pydantic import BaseModel, ConfigDict, Field
+
+from ordebug.solver import IIS
+
+Layout = Literal["legacy", "rich"]
+LAYOUTS: tuple[str, ...] = ("legacy", "rich")
+
+#: How much of a big model the rich layout shows (the rest is counted, not listed).
+MAX_IIS_ITEMS = 20
+MAX_ROW_TERMS = 12
+MAX_NAMES = 60
+MAX_HISTORY = 10
+#: How many IIS members get algebra stored in the state (why: a 2000-row IIS would bloat trajectories).
+MAX_DETAILS_STORED = 50
+
+
+class HistoryEntry(BaseModel):
+    """One past step as the rich layout lists it."""
+
+    model_config = ConfigDict(extra="forbid")
+    step: int
+    action: str = Field(description="canonical action text, or the raw text when it did not parse")
+    result: str
+    valid: bool = True
+
+
+class ObservationState(BaseModel):
+    """Everything an observation shows, as data."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    problem_id: str
+    error_type: str = Field("?", description="A-I, or '?' when unknown")
+    status: str
+    iis_constraints: list[str] = Field(default_factory=list, description="model order")
+    iis_bounds: list[str] = Field(default_factory=list, description="variables with a bound in the IIS")
+    n_constraints: int
+    n_variables: int
+    constraint_names: list[str] = Field(default_factory=list)
+    # rich-layout fields
+    iis_details: list[str] = Field(default_factory=list, description="'c3: 2 x0 + 3 x1 <= 10' per IIS constraint")
+    bounds: list[str] = Field(default_factory=list, description="'x1: [0, 10] (lb in IIS)' per IIS variable")
+    objective: float | None = None
+    last_result: str | None = None
+    history: list[HistoryEntry] = Field(default_factory=list)
+    step: int = 0
+    max_steps: int | None = None
+
+
+# ---------------------------------------------------------------------------------------------
+# describing model elements
+
+
+def fmt_num(value: float) -> str:
+    """Compact number: 10, 2.5, 1e+06, inf, -inf."""
+    if math.isinf(value) or abs(value) >= GRB.INFINITY:
+        return "inf" if value > 0 else "-inf"
+    return f"{value:.6g}"
+
+
+_SENSE = {GRB.LESS_EQUAL: "<=", GRB.GREATER_EQUAL: ">=", GRB.EQUAL: "="}
+
+
+def constraint_algebra(model: gp.Model, constr: gp.Constr, max_terms: int = MAX_ROW_TERMS) -> str:
+    """'c3: 2 x0 + 3 x1 <= 10' (long rows end with '+ … (37 more terms)')."""
+    row = model.getRow(constr)
+    parts: list[str] = []
+    n = row.size()
+    for i in range(min(n, max_terms)):
+        coef, name = row.getCoeff(i), row.getVar(i).VarName
+        sign = "-" if coef < 0 else "+"
+        mag = abs(coef)
+        term = name if mag == 1 else f"{fmt_num(mag)} {name}"
+        parts.append(f"- {term}" if (not parts and sign == "-") else term if not parts else f"{sign} {term}")
+    if n > max_terms:
+        parts.append(f"+ … ({n - max_terms} more terms)")
+    lhs = " ".join(parts) if parts else "0"
+    return f"{constr.ConstrName}: {lhs} {_SENSE.get(constr.Sense, constr.Sense)} {fmt_num(constr.RHS)}"
+
+
+def bound_text(var: gp.Var) -> str:
+    """'x1: [0, 10] (lb in IIS)' with the type when not continuous."""
+    kind = {GRB.BINARY: " binary", GRB.INTEGER: " integer"}.get(var.VType, "")
+    which = [w for w, flag in (("lb", var.IISLB), ("ub", var.IISUB)) if flag]
+    tail = f" ({' and '.join(which)} in IIS)" if which else ""
+    return f"{var.VarName}{kind}: [{fmt_num(var.LB)}, {fmt_num(var.UB)}]{tail}"
+
+
+def describe_iis(model: gp.Model, iis: IIS, limit: int = MAX_DETAILS_STORED) -> tuple[list[str], list[str]]:
+    """Algebra of the first ``limit`` IIS constraints and bounds of the first ``limit`` IIS variables.
+
+    Must be called right after compute_iis (it reads IISLB/IISUB of the variables).
+    """
+    details = [constraint_algebra(model, model.getConstrByName(n)) for n in iis.constraints[:limit]]
+    bounds = [bound_text(model.getVarByName(n)) for n in iis.bounds[:limit]]
+    return details, bounds
+
+
+# ---------------------------------------------------------------------------------------------
+# rendering
+
+
+def render(state: ObservationState, layout: str = "legacy") -> str:
+    """The observation text for ``state`` in ``layout`` ('legacy' or 'rich')."""
+    if layout == "legacy":
+        return _render_legacy(state)
+    if layout == "rich":
+        return _render_rich(state)
+    raise ValueError(f"unknown observation layout {layout!r}; expected one of {list(LAYOUTS)}")
+
+
+def _render_legacy(s: ObservationState) -> str:
+    # Exactly the old pipeline's text: list reprs, no trailing newline.
+    return (
+        f"## Problem\nID: {s.problem_id}\nType: {s.error_type}\n\n"
+        f"## Current State\nStatus: {s.status}\n\n"
+        f"## IIS (Irreducible Infeasible Subsystem)\n"
+        f"Conflicting Constraints: {s.iis_constraints!r}\n"
+        f"Conflicting Bounds: {s.iis_bounds!r}\n\n"
+        f"## Model Structure\nConstraints: {s.n_constraints}\nVariables: {s.n_variables}\n"
+        f"Constraint Names: {s.constraint_names!r}"
+    )
+
+
+def _capped(items: Sequence[str], total: int, limit: int, indent: str = "  ") -> list[str]:
+    lines = [f"{indent}{item}" for item in items[:limit]]
+    if total > min(limit, len(items)):
+        lines.append(f"{indent}… and {total - min(limit, len(items))} more")
+    return lines
+
+
+def _capped_list(names: Sequence[str], limit: int) -> str:
+    if len(names) <= limit:
+        return repr(list(names))
+    return f"{list(names[:limit])!r} … and {len(names) - limit} more"
+
+
+def _render_rich(s: ObservationState) -> str:
+    lines = ["## Problem", f"ID: {s.problem_id}", f"Type: {s.error_type}", "", "## Current State"]
+    lines.append(f"Status: {s.status}")
+    if s.max_steps is not None:
+        lines.append(f"Step: {s.step}/{s.max_steps}")
+    if s.objective is not None:
+        lines.append(f"Objective: {fmt_num(s.objective)}")
+    if s.last_result:
+        lines.append(f"Last Result: {s.last_result}")
+    lines += ["", "## IIS (Irreducible Infeasible Subsystem)"]
+    if not s.iis_constraints and not s.iis_bounds:
+        lines.append("None (the model is not infeasible)" if s.status != "INFEASIBLE" else "Not computed")
+    else:
+        n_c, n_b = len(s.iis_constraints), len(s.iis_bounds)
+        lines.append(f"Conflicting Constraints ({n_c}):")
+        details = s.iis_details or s.iis_constraints
+        lines += _capped(details, n_c, MAX_IIS_ITEMS)
+        lines.append(f"Conflicting Bounds ({n_b}):")
+        lines += _capped(s.bounds or s.iis_bounds, n_b, MAX_IIS_ITEMS)
+    if s.history:
+        lines += ["", "## Action History"]
+        shown = s.history[-MAX_HISTORY:]
+        if len(s.history) > len(shown):
+            n_hidden = len(s.history) - len(shown)
+            lines.append(f"… {n_hidden} earlier step{'s' if n_hidden > 1 else ''}")
+        for h in shown:
+            mark = "" if h.valid else " [invalid]"
+            lines.append(f"{h.step}. {h.action}{mark} -> {h.result}")
+    lines += ["", "## Model Structure", f"Constraints: {s.n_constraints}", f"Variables: {s.n_variables}"]
+    lines.append(f"Constraint Names: {_capped_list(s.constraint_names, MAX_NAMES)}")
+    return "\n".join(lines)
