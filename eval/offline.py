@@ -1,0 +1,253 @@
+"""Offline scoring: a predictions file (format compliance) or tool-call predictions (validity).
+
+Nothing is played in the solver here. Names in an action are checked against the problem's
+model when ``--problems`` holds the row's problem, else against the constraint names the
+row's observation lists, else not at all (``names_source`` says which).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from eval.episodes import model_names
+from eval.format_metrics import STEP_RATES, Names, score_answer
+from eval.prediction_files import PredictionLine, names_in_observation, read_predictions
+from eval.provenance import git_state, utc_now, versions
+from eval.schema import GroupSummary, MetricInfo, PredictionRow, Results, Samples, ToolCallRow
+from eval.scoring import N_BOOT, cluster_ci
+from ordebug.answer import parse_answer
+from ordebug.problems import Problem
+
+
+def _rate(flags: Sequence[bool | None], seed: int) -> tuple[float | None, list[float] | None]:
+    values = [bool(v) for v in flags if v is not None]
+    if not values:
+        return None, None
+    counts = np.stack([np.array(values, float), np.ones(len(values))])
+    return float(np.mean(values)), cluster_ci(counts, seed, N_BOOT)
+
+
+def score_prediction(
+    line: PredictionLine, problems: dict[str, Problem], cache: dict[str, Names]
+) -> PredictionRow:
+    source = "none"
+    names = Names()
+    if line.problem_id and line.problem_id in problems:
+        if line.problem_id not in cache:
+            cache[line.problem_id] = model_names(problems[line.problem_id])
+        names, source = cache[line.problem_id], "model"
+    else:
+        listed = names_in_observation(line.observation)
+        if listed is not None:
+            names, source = Names.of(listed, None), "observation"
+    scored = score_answer(line.output, names)
+    label_action = parse_answer(line.label, lenient=True).action if line.label else None
+    action = scored.lenient
+    return PredictionRow(
+        line=line.line,
+        problem_id=line.problem_id,
+        raw_output=line.output,
+        action=str(action) if action is not None else None,
+        label_action=str(label_action) if label_action is not None else None,
+        action_match=(action == label_action) if label_action is not None else None,
+        names_source=source,  # type: ignore[arg-type]
+        format=scored.format,
+    )
+
+
+def score_predictions(
+    path: str | Path, problems: Sequence[Problem] = (), *, seed: int = 0
+) -> tuple[list[PredictionRow], GroupSummary, int]:
+    """Score every row; returns (rows, summary, rows read)."""
+    lines = read_predictions(path)
+    by_id = {p.problem_id: p for p in problems}
+    cache: dict[str, Names] = {}
+    rows = [score_prediction(line, by_id, cache) for line in lines]
+    summary: dict[str, float | int | None] = {}
+    ci: dict[str, list[float] | None] = {}
+    for key, (field, _) in STEP_RATES.items():
+        summary[key], ci[key] = _rate([getattr(r.format, field) for r in rows], seed)
+    summary["action_match"], ci["action_match"] = _rate([r.action_match for r in rows], seed)
+    summary["n"] = len(rows)
+    summary["n_labelled"] = sum(r.label_action is not None for r in rows)
+    return rows, GroupSummary(summary=summary, ci=ci), len(lines)
+
+
+def prediction_metric_infos() -> dict[str, MetricInfo]:
+    infos = {
+        k: MetricInfo(description=d, higher_is_better=True, aggregation="mean over rows", level="row")
+        for k, (_, d) in STEP_RATES.items()
+    }
+    infos["action_match"] = MetricInfo(
+        description="the answer's action equals the reference answer's action (rows with a label)",
+        higher_is_better=True,
+        aggregation="mean over labelled rows",
+        level="row",
+    )
+    infos["n"] = MetricInfo(
+        description="rows scored", higher_is_better=True, aggregation="count", level="row"
+    )
+    infos["n_labelled"] = MetricInfo(
+        description="rows with a reference answer", higher_is_better=True, aggregation="count", level="row"
+    )
+    return infos
+
+
+# ---------------------------------------------------------------------------------------------
+# tool calls (seed 003)
+
+
+def score_tool_calls(
+    path: str | Path, tools_path: str | Path | None = None, *, seed: int = 0
+) -> tuple[list[ToolCallRow], GroupSummary, int, dict[str, object]]:
+    """Validate every predicted tool call with converters.tool_schema.validate_call."""
+    from converters.tool_schema import load_tools, parse_call_text, reason_code, validate_call
+
+    tools = load_tools(tools_path)
+    lines = read_predictions(path)
+    rows: list[ToolCallRow] = []
+    matches: list[bool | None] = []
+    for line in lines:
+        ok, reason = validate_call(line.output, tools)
+        obj, _ = parse_call_text(line.output)
+        name = obj.get("name") if isinstance(obj, dict) and isinstance(obj.get("name"), str) else None
+        rows.append(
+            ToolCallRow(
+                line=line.line,
+                raw_output=line.output,
+                valid=ok,
+                stage=reason_code(reason) or None,
+                error=reason or None,
+                tool=name,
+            )
+        )
+        if line.label is None:
+            matches.append(None)
+        else:
+            ref, _ = parse_call_text(line.label)
+            matches.append(
+                isinstance(obj, dict)
+                and isinstance(ref, dict)
+                and obj.get("name") == ref.get("name")
+                and obj.get("args") == ref.get("args")
+            )
+    summary: dict[str, float | int | None] = {}
+    ci: dict[str, list[float] | None] = {}
+    summary["tool_call_valid"], ci["tool_call_valid"] = _rate([r.valid for r in rows], seed)
+    codes = Counter(r.stage for r in rows if r.stage)
+    for code in _reason_codes():
+        summary[f"invalid:{code}"] = codes.get(code, 0) / len(rows)
+    summary["call_match"], ci["call_match"] = _rate(matches, seed)
+    summary["n"] = len(rows)
+    info = {"tools": sorted(tools), "tools_file": str(tools_path) if tools_path else "converters default"}
+    return rows, GroupSummary(summary=summary, ci=ci), len(lines), info
+
+
+def _reason_codes() -> tuple[str, ...]:
+    from converters.tool_schema import REASON_CODES
+
+    return REASON_CODES
+
+
+def tool_metric_infos() -> dict[str, MetricInfo]:
+    infos = {
+        "tool_call_valid": MetricInfo(
+            description="share of calls that parse, name a known tool, carry every required argument with "
+            "the declared type and no undeclared one (converters.tool_schema.validate_call)",
+            higher_is_better=True,
+            aggregation="mean over rows",
+            level="row",
+        ),
+        "call_match": MetricInfo(
+            description="the call's name and args equal the reference call's (rows with a label)",
+            higher_is_better=True,
+            aggregation="mean over labelled rows",
+            level="row",
+        ),
+        "n": MetricInfo(description="calls scored", higher_is_better=True, aggregation="count", level="row"),
+    }
+    for code in _reason_codes():
+        infos[f"invalid:{code}"] = MetricInfo(
+            description=f"share of calls whose first failed check is {code}",
+            higher_is_better=False,
+            aggregation="share of rows",
+            level="row",
+        )
+    return infos
+
+
+# ---------------------------------------------------------------------------------------------
+# results.json for the offline modes
+
+
+def _results(
+    mode: str,
+    policy: str,
+    group: GroupSummary,
+    infos: dict[str, MetricInfo],
+    config: dict[str, Any],
+    n: int,
+    start: float,
+    seed: int,
+    **rows: Any,
+) -> Results:
+    return Results(
+        mode=mode,  # type: ignore[arg-type]
+        policy=policy,
+        summary=group.summary,
+        ci=group.ci,
+        metrics=infos,
+        breakdown={},
+        config=config,
+        versions=versions(),
+        seeds={"bootstrap": seed, "sampling": None},
+        git=git_state(),
+        date=utc_now(),
+        duration_s=round(time.perf_counter() - start, 3),
+        samples=Samples(original=n, effective=len(next(iter(rows.values()))), steps=0, errors=0),
+        **rows,
+    )
+
+
+def predictions_results(
+    path: str | Path, problems: Sequence[Problem], problems_spec: str | None, *, seed: int = 0
+) -> Results:
+    """results.json of a predictions file scored offline."""
+    start = time.perf_counter()
+    rows, group, n = score_predictions(path, problems, seed=seed)
+    config = {"predictions": str(path), "problems": {"spec": problems_spec}}
+    return _results(
+        "predictions",
+        f"predictions:{Path(path).name}",
+        group,
+        prediction_metric_infos(),
+        config,
+        n,
+        start,
+        seed,
+        predictions=rows,
+    )
+
+
+def tool_call_results(path: str | Path, tools_path: str | Path | None, *, seed: int = 0) -> Results:
+    """results.json of tool-call predictions validated against the tool schemas."""
+    start = time.perf_counter()
+    rows, group, n, info = score_tool_calls(path, tools_path, seed=seed)
+    config = {"tool_calls": str(path), **info}
+    return _results(
+        "tool_calls",
+        f"tool_calls:{Path(path).name}",
+        group,
+        tool_metric_infos(),
+        config,
+        n,
+        start,
+        seed,
+        tool_calls=rows,
+    )
