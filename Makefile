@@ -1,5 +1,6 @@
 # OR-Debug SFT — every user-facing command. `make help` lists them.
 # Optional variables are passed on only when set, so each CLI's own defaults apply.
+# (LANG is taken only from the command line: the environment's LANG is the shell locale.)
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 PYTHON ?= python3
@@ -62,7 +63,7 @@ convert-search: $(STAMP) ## search-agent traces (with summaries) -> datasets: IN
 
 presample: $(STAMP) ## pre-sample large parquet sets: IN=FILES N=K [METHOD=reservoir|first|uniform] [LANG=en] [SEED=0]
 	$(PY) -m converters.presample $(call opt,IN,--in) $(call opt,N,--n) $(call opt,METHOD,--method) \
-	  $(call opt,LANG,--lang) $(call opt,SEED,--seed)
+	  $(if $(filter command line,$(origin LANG)),--lang $(LANG)) $(call opt,SEED,--seed)
 
 # ---- recipes: training ----
 tiny-model: $(STAMP) ## build the tiny Qwen3-architecture model (random weights, real tokenizer) into models/
