@@ -1,0 +1,5 @@
+"""``python -m collectors`` — see collectors.cli."""
+
+from collectors.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,310 @@
+"""Collect one agent's trajectories over many problems: parallel, resumable, crash-safe.
+
+* Output: one Trajectory per line (ordebug.trajectory), appended whole and fsynced as each
+  episode finishes, under an exclusive lock (collectors.store).
+* Resume: pending = selected problems - problem ids already in the file; a torn last line
+  (``kill -9`` mid-write) is cut first. ``--overwrite`` starts afresh; ``--retry-errors`` forgets
+  recorded infrastructure failures (endpoint down, unreadable model) and plays them again.
+* Scripted agents: ``workers`` threads, each with its own Gurobi environment.
+* Teacher: ``concurrency`` episodes in flight on one event loop; each episode's solver steps run
+  on one of ``workers`` single-thread executors (a Gurobi environment is used by one thread).
+* At the end: tables like the user's seed-000 note on stdout and ``<out>.summary.json``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import gurobipy as gp
+from tqdm import tqdm
+
+from collectors.agents.base import ScriptedAgent
+from collectors.aio import AsyncPool
+from collectors.episode_hosts import EpisodeHosts
+from collectors.episodes import error_trajectory, play_scripted
+from collectors.report import AttemptView, attempt_view, render_tables, summarize
+from collectors.store import JsonlStore, write_json_atomic
+from ordebug.errors import OrDebugError
+from ordebug.problems import Problem
+from ordebug.trajectory import Trajectory
+
+
+class CollectError(OrDebugError):
+    """The requested collection conflicts with the output file or the options."""
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Shard ``index`` of ``count`` (1-based): problems whose id hashes there.
+
+    Why a hash and not positions: a problem stays in its shard when the set grows or is
+    reordered, so shards collected on different machines never overlap.
+    """
+
+    index: int
+    count: int
+
+    @classmethod
+    def parse(cls, text: str) -> Shard:
+        try:
+            i, n = (int(part) for part in text.split("/"))
+        except ValueError:
+            raise CollectError(
+                f"--shard {text!r}: expected i/n, e.g. 1/4 (shards are numbered 1..n)"
+            ) from None
+        if n < 1 or not 1 <= i <= n:
+            raise CollectError(f"--shard {text!r}: need 1 <= i <= n, e.g. 1/4 .. 4/4")
+        return cls(i, n)
+
+    def __contains__(self, problem_id: object) -> bool:
+        digest = hashlib.sha256(str(problem_id).encode()).digest()
+        return int.from_bytes(digest[:8], "big") % self.count == self.index - 1
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
+
+
+@dataclass
+class RunOptions:
+    out: Path
+    workers: int = 4
+    limit: int | None = None
+    max_steps: int = 20
+    layout: str = "legacy"
+    overwrite: bool = False
+    shard: Shard | None = None
+    retry_errors: bool = False
+    concurrency: int = 32
+    progress: bool = True
+
+
+@dataclass
+class RunResult:
+    summary: dict[str, Any]
+    table: str
+    stopped: str | None = None
+    unfinished: int = 0
+    collected: list[str] = field(default_factory=list)
+
+
+def select(problems: Sequence[Problem], shard: Shard | None, limit: int | None) -> list[Problem]:
+    """The problems this run is responsible for: the shard's, then the first ``limit`` of them."""
+    chosen = [p for p in problems if shard is None or p.problem_id in shard]
+    return chosen if limit is None else chosen[:limit]
+
+
+def _check_compatible(
+    views: list[AttemptView], agent: str, layout: str, by_id: dict[str, Problem], path: Path
+) -> None:
+    """Refuse to mix agents, layouts or problem sets in one file (resume must mean 'the same run')."""
+    fix = "choose another --out, or --overwrite to start it afresh"
+    for v in views:
+        if v.agent != agent:
+            raise CollectError(f"{path} holds trajectories of agent {v.agent!r}, not {agent!r}", fix=fix)
+        if v.layout != layout:
+            raise CollectError(f"{path} holds {v.layout!r}-layout observations, not {layout!r}", fix=fix)
+        problem = by_id.get(v.problem_id)
+        if problem is not None and v.source and problem.source and v.source != problem.source:
+            raise CollectError(
+                f"{path} holds problem {v.problem_id!r} from {v.source!r}, but the problems given now come from "
+                f"{problem.source!r}; problem ids must be unique within one output file",
+                fix=fix,
+            )
+
+
+class _Progress:
+    """tqdm bar over the selected problems with the running success rate (ETA from tqdm)."""
+
+    def __init__(self, total: int, done: list[AttemptView], desc: str, enabled: bool) -> None:
+        self.ok = sum(v.success for v in done)
+        self.n = len(done)
+        self.bar = tqdm(
+            total=total, initial=len(done), desc=desc, unit="problem", disable=not enabled, dynamic_ncols=True
+        )
+        self._lock = threading.Lock()
+        self._postfix()
+
+    def _postfix(self) -> None:
+        rate = f"{100.0 * self.ok / self.n:.1f}%" if self.n else "-"
+        self.bar.set_postfix_str(f"success {rate}", refresh=False)
+
+    def add(self, success: bool) -> None:
+        with self._lock:
+            self.n += 1
+            self.ok += success
+            self._postfix()
+            self.bar.update(1)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def _writer(
+    store: JsonlStore, progress: _Progress, collected: list[str]
+) -> Callable[[str, AttemptView | None], None]:
+    """Append one trajectory line (durable on return) and advance the progress bar."""
+
+    def write(line: str, view: AttemptView | None = None) -> None:
+        view = view or attempt_view(json.loads(line))
+        store.append_line(line, view.problem_id, view)
+        collected.append(view.problem_id)
+        progress.add(view.success)
+
+    return write
+
+
+def run_scripted(
+    agent_factory: Callable[[], ScriptedAgent],
+    pending: list[Problem],
+    options: RunOptions,
+    write: Callable[[str], None],
+) -> None:
+    """Play ``pending`` on ``options.workers`` threads; ``write`` is called on this thread."""
+    local = threading.local()
+
+    def play(problem: Problem) -> Trajectory:
+        agent = getattr(local, "agent", None)
+        if agent is None:
+            agent = local.agent = agent_factory()
+        try:
+            return play_scripted(agent, problem, max_steps=options.max_steps, layout=options.layout)
+        except (OrDebugError, gp.GurobiError) as exc:  # unreadable / too large: a recorded failure
+            return error_trajectory(
+                problem, agent.name, agent.config(), options.layout, f"{type(exc).__name__}: {exc}"
+            )
+
+    with ThreadPoolExecutor(max_workers=options.workers, thread_name_prefix="collect") as pool:
+        futures = [pool.submit(play, p) for p in pending]
+        try:
+            for future in as_completed(futures):
+                write(future.result().to_json_line())
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+
+
+async def run_teacher(
+    teacher: Any,
+    pending: list[Problem],
+    options: RunOptions,
+    write: Callable[[str, AttemptView | None], None],
+) -> AsyncPool:
+    """Play ``pending`` with the LLM teacher, ``options.concurrency`` episodes at a time; solver
+    work runs in ``options.workers`` host processes (collectors.episode_hosts)."""
+    hosts = await EpisodeHosts.start(options.workers)
+    config = teacher.config()
+
+    async def episode(problem: Problem) -> tuple[str, dict[str, Any] | None]:
+        return await hosts.play(
+            teacher.complete,
+            problem,
+            max_steps=options.max_steps,
+            layout=options.layout,
+            agent_name=teacher.name,
+            agent_config=config,
+        )
+
+    def done(_problem: Problem, result: tuple[str, dict[str, Any] | None]) -> None:
+        line, view = result
+        write(line, AttemptView.model_validate(view) if view is not None else None)
+
+    pool: AsyncPool[Problem, tuple[str, dict[str, Any] | None]] = AsyncPool(
+        episode, done, concurrency=options.concurrency, stop=teacher.client.budget_stop
+    )
+    try:
+        await pool.run(pending)
+    finally:
+        await teacher.client.aclose()
+        await hosts.close()
+    return pool
+
+
+def collect(
+    problems: Sequence[Problem],
+    options: RunOptions,
+    *,
+    agent_factory: Callable[[], ScriptedAgent] | None = None,
+    teacher: Any = None,
+    sources: Sequence[str] = (),
+) -> RunResult:
+    """Collect trajectories of one agent (scripted via ``agent_factory``, or ``teacher``)."""
+    if (agent_factory is None) == (teacher is None):
+        raise ValueError("give exactly one of agent_factory and teacher")
+    probe_agent = agent_factory() if agent_factory is not None else teacher
+    agent_name, agent_config = probe_agent.name, probe_agent.config()
+    selected = select(problems, options.shard, options.limit)
+    by_id = {p.problem_id: p for p in selected}
+    drop = (
+        (lambda r: (r.get("outcome") or {}).get("terminated_by") == "error") if options.retry_errors else None
+    )
+    started, t0 = datetime.now(UTC), time.perf_counter()
+    collected: list[str] = []
+    stopped, unfinished = None, 0
+    with JsonlStore(
+        options.out,
+        lambda r: str(r["problem_id"]),
+        overwrite=options.overwrite,
+        drop=drop,
+        project=attempt_view,
+    ) as store:
+        _check_compatible(store.kept, agent_name, options.layout, by_id, options.out)
+        pending = [p for p in selected if p.problem_id not in store.done]
+        already = [v for v in store.kept if v.problem_id in by_id]
+        progress = _Progress(len(selected), already, agent_name, options.progress)
+        write = _writer(store, progress, collected)
+        try:
+            if not pending:
+                pass  # everything selected is already in the file
+            elif agent_factory is not None:
+                run_scripted(agent_factory, pending, options, write)
+            else:
+                pool = asyncio.run(run_teacher(teacher, pending, options, write))
+                stopped, unfinished = pool.stopped_reason, pool.unfinished
+        finally:
+            progress.close()
+        views: list[AttemptView] = list(store.kept)
+        torn, dropped = store.torn_bytes, store.dropped
+    elapsed = time.perf_counter() - t0
+    summary = {
+        "agent": agent_name,
+        "agent_config": agent_config,
+        "output": str(options.out),
+        "problems_from": list(sources),
+        "options": {
+            k: (str(v) if isinstance(v, Path | Shard) else v)
+            for k, v in asdict(options).items()
+            if k != "progress"
+        },
+        **summarize(views),
+        "this_run": {
+            "started_at": started.isoformat(timespec="seconds"),
+            "elapsed_s": round(elapsed, 3),
+            "selected": len(selected),
+            "already_done": len(selected) - len(pending),
+            "collected": len(collected),
+            "trajectories_per_s": round(len(collected) / elapsed, 3) if elapsed > 0 else None,
+            "unfinished": unfinished,
+            "stopped": stopped,
+            "torn_bytes_discarded": torn,
+            "errors_retried": dropped,
+            "usage": teacher.client.total.model_dump() if teacher is not None else None,
+        },
+    }
+    write_json_atomic(summary_path(options.out), summary)
+    table = render_tables(summary, agent=agent_name, workers=options.workers)
+    return RunResult(summary, table, stopped, unfinished, collected)
+
+
+def summary_path(out: Path) -> Path:
+    return out.with_name(out.name + ".summary.json")
