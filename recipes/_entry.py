@@ -1,0 +1,39 @@
+"""What every training process runs: register `qwen3_think`, then LLaMA-Factory's run_exp.
+
+    python -m recipes._entry runs/<name>/llamafactory_args.yaml
+
+The launcher runs this module under torchrun (one copy per rank), so every rank has the
+template, which a template registered only in the launching process would not be.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from recipes.yamlio import load_file
+
+
+def train(args: dict[str, Any]) -> None:
+    """Train one phase in this process with the exact LLaMA-Factory arguments given."""
+    from recipes.template import register
+
+    register()
+    from llamafactory.train.tuner import run_exp
+
+    run_exp(dict(args))
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1 or argv[0] in ("-h", "--help"):
+        print(__doc__)
+        return 0 if argv and argv[0] in ("-h", "--help") else 2
+    args, _ = load_file(Path(argv[0]))
+    train(args)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

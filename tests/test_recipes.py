@@ -1,0 +1,369 @@
+"""Recipes: inheritance, phases, overrides, validation with LLaMA-Factory's own parser, launch plans.
+
+Fast: nothing here trains or loads a model (validation must not).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from recipes.errors import RecipeFormatError, RecipeNotFoundError
+from recipes.launch import Hardware, plan_launch
+from recipes.paths import CONFIGS_DIR, REPO_ROOT
+from recipes.recipe import all_recipes, find_recipe, load_recipe, parse_override
+from recipes.rundir import RunState, inspect_run_dir
+from recipes.yamlio import load_text, parse_scalar
+from tests.recipe_helpers import write_dataset_dir
+
+NO_GPU = Hardware(0)
+TWO_A800 = Hardware(2, ("NVIDIA A800-SXM4-80GB",) * 2, bf16_gpu=True)
+#: Problems that may only depend on the machine (warnings in a dry run).
+MACHINE_KEYS = {"gpus", "bf16", "deepspeed", "model_name_or_path", "NPROC_PER_NODE"}
+SHIPPED = {"qwen3_lora_sft", "qwen3_progressive", "qwen25_toolcall_lora", "tiny_cpu_sft", "lora_r8", "lora_r32",
+           "lora_r64", "lr_5e-5", "lr_2e-4", "data_teacher", "data_heuristic", "data_oracle", "data_mix",
+           "zero2", "full_ft_zero3"}
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text).lstrip())
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> Path:
+    from recipes.tiny_model import build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("models") / "tiny-qwen3")
+
+
+@pytest.fixture(scope="module")
+def dataset_dir(shared_data, tmp_path_factory) -> Path:
+    """Every dataset name a shipped recipe uses, registered (the converters register the real ones)."""
+    names = set()
+    for path in all_recipes().values():
+        for plan in load_recipe(path).phase_plans():
+            for key in ("dataset", "eval_dataset"):
+                names.update(n.strip() for n in str(plan.args.get(key) or "").split(",") if n.strip())
+    return write_dataset_dir(shared_data, tmp_path_factory.mktemp("datasets"), sorted(names))
+
+
+def check(spec, overrides=(), *, hw=NO_GPU, dry_run=True, **kw):
+    from recipes.validate import check_recipe
+
+    return check_recipe(load_recipe(spec, list(overrides)), dry_run=dry_run, hardware=hw, env={}, **kw)
+
+
+def base_overrides(tmp_path: Path, dataset_dir: Path, tiny: Path | None = None) -> list[str]:
+    out = [f"dataset_dir={dataset_dir}", f"output_dir={tmp_path / 'run'}"]
+    return out + ([f"model_name_or_path={tiny}"] if tiny else [])
+
+
+# ---- shipped recipes --------------------------------------------------------------------------
+
+def test_every_shipped_recipe_is_found_recursively_with_a_unique_name():
+    files = sorted(CONFIGS_DIR.rglob("*.yaml"))
+    names = [f.stem for f in files]
+    assert len(names) == len(set(names)), "recipe names (file stems) must be unique across recipes/configs"
+    assert SHIPPED <= set(all_recipes())
+    assert any(f.parent != CONFIGS_DIR for f in files), "the walk must reach sub-folders"
+
+
+@pytest.mark.parametrize("path", sorted(CONFIGS_DIR.rglob("*.yaml")), ids=lambda p: p.stem)
+def test_shipped_recipe_validates_in_dry_run(path, dataset_dir, tiny, tmp_path, monkeypatch):
+    """8B recipes validate here (no GPU, no weights, no network): only machine warnings remain."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    overrides = base_overrides(tmp_path, dataset_dir, tiny if "tiny-qwen3" in path.read_text() else None)
+    checked = check(path, overrides)
+    assert checked.errors == []
+    assert {w.key for w in checked.warnings} <= MACHINE_KEYS
+    text = path.read_text()
+    assert f"make train RECIPE={path.stem}" in text, "the header gives the exact make command"
+    assert checked.recipe.description
+
+
+def test_8b_recipe_on_its_training_machine_has_only_the_weights_to_fetch(dataset_dir, tmp_path):
+    checked = check("qwen3_lora_sft", base_overrides(tmp_path, dataset_dir), hw=TWO_A800, dry_run=False)
+    assert [(p.key, p.level) for p in checked.problems] == [("model_name_or_path", "error")]
+    assert "hf download Qwen/Qwen3-8B" in str(checked.problems[0])
+    assert checked.launch.mode == "torchrun" and checked.launch.nproc_per_node == 2
+
+
+# ---- inheritance ------------------------------------------------------------------------------
+
+def test_inheritance_any_depth_deep_merges_and_resolves_paths_relative_to_the_including_file(tmp_path):
+    write(tmp_path / "root.yaml", """
+        description: root
+        learning_rate: 1.0e-4
+        lora_rank: 8
+        ray_init_kwargs: {address: auto, runtime_env: {pip: [a], env_vars: {X: "1"}}}
+        lora_dropout: 0.1
+    """)
+    write(tmp_path / "mid" / "mid.yaml", """
+        base: ../root.yaml
+        lora_rank: 16
+        ray_init_kwargs: {runtime_env: {env_vars: {Y: "2"}}}
+    """)
+    child = write(tmp_path / "mid" / "deeper" / "child.yaml", """
+        base: ../mid          # `.yaml` may be left out
+        ray_init_kwargs: {runtime_env: {pip: [b]}}
+        lora_dropout: null    # back to LLaMA-Factory's default
+    """)
+    recipe = load_recipe(str(child))
+    assert recipe.args["lora_rank"] == 16 and recipe.args["learning_rate"] == 1e-4
+    assert recipe.args["ray_init_kwargs"] == {"address": "auto", "runtime_env": {"pip": ["b"],
+                                                                               "env_vars": {"X": "1", "Y": "2"}}}
+    assert "lora_dropout" not in recipe.args
+    assert recipe.description == "root"
+    assert [p.name for p in recipe.sources] == ["root.yaml", "mid.yaml", "child.yaml"]
+    assert recipe.where("lora_rank").endswith("mid/mid.yaml:2")
+    assert recipe.where("learning_rate").endswith("root.yaml:2")
+
+
+def test_inheritance_cycle_is_an_error_naming_the_cycle(tmp_path):
+    write(tmp_path / "a.yaml", "base: b.yaml\nlora_rank: 1\n")
+    write(tmp_path / "b.yaml", "base: c.yaml\n")
+    write(tmp_path / "c.yaml", "base: a.yaml\n")
+    with pytest.raises(RecipeFormatError, match=r"cycle: .*a\.yaml -> .*b\.yaml -> .*c\.yaml -> .*a\.yaml"):
+        load_recipe(str(tmp_path / "a.yaml"))
+
+
+def test_missing_base_names_file_and_line(tmp_path):
+    write(tmp_path / "x.yaml", "lora_rank: 1\nbase: nope.yaml\n")
+    with pytest.raises(RecipeFormatError, match=r"x\.yaml:2: base 'nope\.yaml' not found"):
+        load_recipe(str(tmp_path / "x.yaml"))
+
+
+def test_unknown_recipe_name_suggests_close_ones():
+    with pytest.raises(RecipeNotFoundError, match="did you mean qwen3_lora_sft"):
+        find_recipe("qwen3_lora_stf")
+
+
+# ---- YAML and overrides -----------------------------------------------------------------------
+
+def test_yaml_numbers_and_booleans_mean_what_a_person_means():
+    data, lines = load_text("lr: 5e-5\nsave_strategy: no\nbf16: true\nepochs: 3\n")
+    assert data == {"lr": 5e-5, "save_strategy": "no", "bf16": True, "epochs": 3}
+    assert lines[("epochs",)] == 4
+    with pytest.raises(RecipeFormatError, match=r"f\.yaml:3: key 'a' appears twice \(lines 1 and 3\)"):
+        load_text("a: 1\nb: 2\na: 3\n", "f.yaml")
+    assert parse_scalar("5e-5") == 5e-5 and parse_scalar("[1, 2]") == [1, 2] and parse_scalar("a,b") == "a,b"
+
+
+@pytest.mark.parametrize("bad", ["learning_rate", "=3", "a b=1", "base=x.yaml"])
+def test_bad_override_says_the_expected_form(bad):
+    with pytest.raises(RecipeFormatError, match="key=value|base"):
+        parse_override(bad)
+
+
+def test_overrides_apply_to_every_phase_and_win(tmp_path):
+    path = write(tmp_path / "p.yaml", """
+        learning_rate: 1.0e-4
+        finetuning_type: lora
+        phases:
+          - {name: one, learning_rate: 2.0e-4, num_train_epochs: 1.0}
+          - {name: two, num_train_epochs: 2.0}
+    """)
+    recipe = load_recipe(str(path), ["learning_rate=5e-5", "phases.two.num_train_epochs=7", "gpus=1"])
+    one, two = recipe.phase_plans()
+    assert one.args["learning_rate"] == two.args["learning_rate"] == 5e-5
+    assert (one.args["num_train_epochs"], two.args["num_train_epochs"]) == (1.0, 7)
+    assert recipe.gpus == 1
+    assert recipe.where("phases", 1, "num_train_epochs") == "--override phases.two.num_train_epochs=7"
+    with pytest.raises(RecipeFormatError, match="no phase 'three'"):
+        load_recipe(str(path), ["phases.three.learning_rate=1"])
+
+
+# ---- phases -----------------------------------------------------------------------------------
+
+def test_phases_chain_each_from_the_previous_output_and_resolve_to_a_reloadable_recipe(tmp_path):
+    path = write(tmp_path / "prog.yaml", f"""
+        model_name_or_path: Qwen/Qwen3-8B
+        output_dir: {tmp_path / "runs" / "prog"}
+        phases:
+          - name: a
+          - name: b
+          - name: c
+            finetuning_type: full
+    """)
+    recipe = load_recipe(str(path))
+    a, b, c = recipe.phase_plans()
+    assert a.output_dir == tmp_path / "runs" / "prog" / "a" and "adapter_name_or_path" not in a.args
+    assert b.args["adapter_name_or_path"] == str(a.output_dir)  # LoRA: continue training that adapter
+    assert c.args["model_name_or_path"] == str(b.output_dir)  # full: start from the previous weights
+    assert (b.chained_from, c.chained_from) == ("a", "b")
+    resolved = write(tmp_path / "resolved.yaml", __import__("recipes.yamlio").yamlio.dump(recipe.resolved()))
+    again = load_recipe(str(resolved)).phase_plans()
+    assert [p.args for p in again] == [p.args for p in (a, b, c)]
+
+
+def test_child_patches_inherited_phases_by_name(tmp_path):
+    write(tmp_path / "base.yaml", "phases:\n  - {name: a, learning_rate: 1.0}\n  - {name: b, learning_rate: 2.0}\n")
+    child = write(tmp_path / "child.yaml", "base: base.yaml\nphases:\n  b: {learning_rate: 3.0}\n")
+    assert [p["learning_rate"] for p in load_recipe(str(child)).phases] == [1.0, 3.0]
+    bad = write(tmp_path / "bad.yaml", "base: base.yaml\nphases:\n  z: {learning_rate: 3.0}\n")
+    with pytest.raises(RecipeFormatError, match="phases.z: no inherited phase"):
+        load_recipe(str(bad))
+
+
+# ---- validation -------------------------------------------------------------------------------
+
+def test_every_problem_is_reported_at_once_with_key_line_and_fix(tmp_path, dataset_dir, tiny):
+    path = write(tmp_path / "broken.yaml", f"""
+        base: {CONFIGS_DIR / "tiny_cpu_sft.yaml"}
+        learning_rat: 1.0e-3
+        lora_rank: sixteen
+        template: qwen3_thnk
+        dataset: ordebug_trian
+        deepspeed: recipes/deepspeed/ds_z9.json
+        phases:
+          - name: one
+            num_train_epochs: many
+    """)
+    checked = check(str(path), base_overrides(tmp_path, dataset_dir, tiny))
+    text = "\n".join(str(p) for p in checked.errors)
+    assert "broken.yaml:2: learning_rat: unknown key (got 0.001); fix: did you mean learning_rate?" in text
+    assert "broken.yaml:3: lora_rank: expected an integer (got 'sixteen')" in text
+    assert "template: unknown template (got 'qwen3_thnk'); fix: did you mean qwen3_think" in text
+    assert "dataset 'ordebug_trian' is not registered" in text and "did you mean ordebug_train" in text
+    assert "ds_z9.json is missing" in text
+    assert "broken.yaml:9: phases.one.num_train_epochs: expected a number (got 'many')" in text
+    assert len(checked.errors) >= 6
+
+
+def test_llamafactory_cross_key_rules_and_do_train(tmp_path, dataset_dir, tiny):
+    checked = check("tiny_cpu_sft", [*base_overrides(tmp_path, dataset_dir, tiny), "do_train=false",
+                                     "eval_strategy=steps", "eval_dataset=null"])
+    messages = [str(p) for p in checked.errors]
+    assert any("do_train: not set" in m for m in messages)
+    assert any("LLaMA-Factory refuses" in m and "eval_dataset" in m for m in messages)
+
+
+def test_credentials_are_refused_and_never_echoed(tmp_path, dataset_dir, tiny):
+    checked = check("tiny_cpu_sft", [*base_overrides(tmp_path, dataset_dir, tiny), "hf_hub_token=hf_SECRET123"])
+    text = "\n".join(str(p) for p in checked.errors)
+    assert "hf_hub_token: credentials are never written" in text and "HF_TOKEN" in text
+    assert "SECRET123" not in text
+
+
+def test_string_numbers_are_coerced_before_llamafactory_sees_them(tmp_path, dataset_dir, tiny):
+    checked = check("tiny_cpu_sft", [*base_overrides(tmp_path, dataset_dir, tiny), "learning_rate='5e-5'"])
+    assert checked.errors == []
+    assert checked.plans[0].args["learning_rate"] == 5e-5
+
+
+def test_missing_local_model_says_how_to_build_it(tmp_path, dataset_dir):
+    checked = check("tiny_cpu_sft", [*base_overrides(tmp_path, dataset_dir),
+                                     f"model_name_or_path={tmp_path / 'models' / 'tiny-qwen3'}"])
+    assert any(p.key == "model_name_or_path" and "make tiny-model" in p.fix for p in checked.errors)
+
+
+def test_machine_problems_are_warnings_in_dry_run_and_errors_at_launch(tmp_path, dataset_dir):
+    overrides = base_overrides(tmp_path, dataset_dir)
+    dry = check("zero2", overrides, hw=NO_GPU, dry_run=True)
+    launch = check("zero2", overrides, hw=Hardware(1, ("T4",), bf16_gpu=False), dry_run=False)
+    assert dry.errors == [] and {"gpus", "bf16", "deepspeed"} <= {w.key for w in dry.warnings}
+    assert {"gpus", "bf16", "deepspeed"} <= {e.key for e in launch.errors}
+    assert "does not support bf16" in " ".join(str(e) for e in launch.errors)
+
+
+def test_run_directory_policy(tmp_path, dataset_dir, tiny):
+    overrides = base_overrides(tmp_path, dataset_dir, tiny)
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "notes.txt").write_text("someone else's")
+    assert "holds no manifest.json" in str(check("tiny_cpu_sft", overrides).errors[0])
+    (run / "notes.txt").unlink()
+    (run / "checkpoint-20").mkdir()
+    (run / "manifest.json").write_text(json.dumps({"status": "failed", "phases": []}))
+    assert inspect_run_dir(run).state == RunState.UNFINISHED
+    assert "(RESUME=1) continues it" in str(check("tiny_cpu_sft", overrides).errors[0])
+    assert check("tiny_cpu_sft", overrides, resume=True).errors == []
+    from recipes.runner import resolved_text
+
+    (run / "recipe.resolved.yaml").write_text(resolved_text(load_recipe("tiny_cpu_sft", overrides), "test"))
+    assert check("tiny_cpu_sft", overrides, resume=True).errors == []
+    changed = check("tiny_cpu_sft", [*overrides, "learning_rate=0.5"], resume=True).errors
+    assert "differs from the one this run started with (changed: learning_rate" in str(changed[0])
+    (run / "manifest.json").write_text(json.dumps({"status": "finished", "ended_at": "2026-01-01", "phases": []}))
+    errors = check("tiny_cpu_sft", overrides, resume=True).errors
+    assert "finished run is already here" in str(errors[0]) and "OVERWRITE=1" in str(errors[0])
+    assert check("tiny_cpu_sft", overrides, overwrite=True).errors == []
+    assert "use just one" in str(check("tiny_cpu_sft", overrides, resume=True, overwrite=True).errors[0])
+
+
+# ---- launch plans -----------------------------------------------------------------------------
+
+def test_launch_plan_honours_llamafactory_launch_variables(tmp_path):
+    cpu = {"use_cpu": True}
+    assert plan_launch(cpu, 0, NO_GPU, {}).mode == "in_process"
+    forced = plan_launch(cpu, 0, NO_GPU, {"FORCE_TORCHRUN": "1", "NPROC_PER_NODE": "2"})
+    assert (forced.mode, forced.nproc_per_node) == ("torchrun", 2)
+    multi = plan_launch({}, 2, TWO_A800, {"NNODES": "2", "NODE_RANK": "1", "MASTER_ADDR": "10.0.0.1",
+                                          "MASTER_PORT": "6000"})
+    argv = multi.argv(tmp_path / "args.yaml")
+    assert argv[1:3] == ["-m", "torch.distributed.run"]
+    for flag, value in (("--nnodes", "2"), ("--node_rank", "1"), ("--nproc_per_node", "2"),
+                        ("--master_addr", "10.0.0.1"), ("--master_port", "6000")):
+        assert argv[argv.index(flag) + 1] == value
+    assert argv[-3:] == ["-m", "recipes._entry", str(tmp_path / "args.yaml")], "every rank runs our entry module"
+    assert plan_launch({"deepspeed": "x.json"}, 1, Hardware(1, ("A",), True), {}).mode == "torchrun"
+    assert plan_launch({}, 1, TWO_A800, {}).mode == "torchrun"  # never DataParallel in one process
+
+
+# ---- CLIs -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("module", ["recipes.train", "recipes.export", "recipes.tiny_model", "recipes.template"])
+def test_every_cli_has_help(module):
+    out = subprocess.run([sys.executable, "-m", module, "--help"], check=False, capture_output=True, text=True, cwd=REPO_ROOT)
+    assert out.returncode == 0 and "usage:" in out.stdout
+
+
+def test_misspelt_key_fails_before_anything_loads_naming_it(tmp_path, dataset_dir, tiny):
+    """The user-visible path: `make train ... DRY_RUN=1` exits 2 with one line per problem."""
+    out = subprocess.run(
+        [sys.executable, "-m", "recipes.train", "--recipe", "tiny_cpu_sft",
+         "--override", *base_overrides(tmp_path, dataset_dir, tiny), "lerning_rate=1e-3"],
+        check=False, capture_output=True, text=True, cwd=REPO_ROOT)
+    assert out.returncode == 2
+    assert "--override lerning_rate=1e-3: lerning_rate: unknown key (got 0.001); fix: did you mean learning_rate?" \
+        in out.stderr
+    assert not (tmp_path / "run").exists(), "nothing is created for a recipe that does not validate"
+
+
+def test_dry_run_prints_the_resolved_recipe_and_exact_command(tmp_path, dataset_dir, tiny):
+    out = subprocess.run(
+        [sys.executable, "-m", "recipes.train", "--recipe", "tiny_cpu_sft", "--dry-run",
+         "--override", *base_overrides(tmp_path, dataset_dir, tiny), "learning_rate=5e-3"],
+        check=False, capture_output=True, text=True, cwd=REPO_ROOT, env={**__import__("os").environ, "FORCE_TORCHRUN": "1",
+                                                           "NPROC_PER_NODE": "2"})
+    assert out.returncode == 0, out.stderr
+    assert "learning_rate: 0.005" in out.stdout and f"output_dir: {tmp_path / 'run'}" in out.stdout
+    assert "-m torch.distributed.run --nnodes 1 --node_rank 0 --nproc_per_node 2" in out.stdout
+    assert "-m recipes._entry" in out.stdout and "dry run OK" in out.stdout
+    assert not (tmp_path / "run").exists()
+
+
+# ---- the tiny model ---------------------------------------------------------------------------
+
+def test_tiny_model_is_qwen3_with_the_real_tokenizer_and_deterministic(tiny, tmp_path):
+    from transformers import AutoConfig, AutoTokenizer
+
+    from recipes.paths import qwen3_tokenizer_dir
+    from recipes.tiny_model import build_tiny_model
+
+    config = AutoConfig.from_pretrained(tiny)
+    assert (config.model_type, config.hidden_size, config.num_hidden_layers) == ("qwen3", 64, 2)
+    assert (config.num_attention_heads, config.num_key_value_heads, config.head_dim) == (4, 2, 16)
+    assert AutoTokenizer.from_pretrained(tiny).get_vocab() == AutoTokenizer.from_pretrained(
+        qwen3_tokenizer_dir()).get_vocab()
+    weights = (tiny / "model.safetensors").stat().st_mtime_ns
+    assert build_tiny_model(tiny) == tiny and (tiny / "model.safetensors").stat().st_mtime_ns == weights  # reused
+    again = build_tiny_model(tmp_path / "again")
+    assert (again / "model.safetensors").read_bytes() == (tiny / "model.safetensors").read_bytes()
