@@ -45,7 +45,10 @@ def train_cmd(recipe: str, *overrides: str) -> list[str]:
 
 
 def run(cmd: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(cmd, check=False, capture_output=True, text=True, cwd=REPO_ROOT, env={**os.environ, **(env or {})},
+    # The assertions read LLaMA-Factory's INFO lines; an earlier in-process test (eval's local model
+    # policy) may have quietened LLaMA-Factory through the environment, so say the level explicitly.
+    env = {**os.environ, "LLAMAFACTORY_VERBOSITY": "INFO", **(env or {})}
+    return subprocess.run(cmd, check=False, capture_output=True, text=True, cwd=REPO_ROOT, env=env,
                           timeout=600)
 
 
