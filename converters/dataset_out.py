@@ -24,7 +24,8 @@ SPLITS = ("train", "val")
 
 
 def dataset_dir(root: str | os.PathLike[str], name: str) -> Path:
-    return Path(root) / "data" / name
+    # absolute: registry paths are relative to the root, not to the working directory (--root demo)
+    return Path(root).resolve() / "data" / name
 
 
 def registered_name(name: str, split: str) -> str:

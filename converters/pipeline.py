@@ -252,7 +252,8 @@ def _convert(opts: ConvertOptions) -> dict[str, Any]:
     parts, notes = _split(checked, kept, opts, drops)
     clock.lap("split")
 
-    out_dir = opts.root / "data" / opts.name
+    # absolute: registry paths are relative to the root, not to the working directory (--root demo)
+    out_dir = opts.root.resolve() / "data" / opts.name
     split_samples = {name: [checked[i] for i in idx] for name, idx in parts.items()}
     files: dict[str, tuple[Path, str]] = {}
     with staged_dir(out_dir) as tmp:  # everything is written here, then renamed into place

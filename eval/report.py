@@ -114,8 +114,15 @@ def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, str]:
 
 
 def recipe_diff(evals: list[Evaluation]) -> list[str]:
-    """Recipe keys whose value differs between evaluations (absent counts as a value), sorted."""
-    flats = [flatten(e.recipe) for e in evals]
+    """Recipe keys whose value differs between the evaluations that have a recipe, sorted.
+
+    Baselines and base models have no recipe: they are rows of the table, not a side of the ablation,
+    so with fewer than two recipes there is nothing to diff (absent counts as a value only between
+    recipes, e.g. a key one recipe sets and another leaves to LLaMA-Factory's default).
+    """
+    flats = [flatten(e.recipe) for e in evals if e.recipe]
+    if len(flats) < 2:
+        return []
     keys = sorted({k for f in flats for k in f})
     return [k for k in keys if k.split(".")[-1] not in IGNORED_KEYS and len({f.get(k) for f in flats}) > 1]
 

@@ -148,6 +148,18 @@ def test_each_step_of_a_successful_trajectory_is_one_sample(tmp_path: Path) -> N
     assert sum(not r["metadata"]["success"] for r in all_rows(tmp_path)) == 30
 
 
+def test_a_relative_root_is_taken_from_the_working_directory(tmp_path: Path, monkeypatch) -> None:
+    # `python -m converters.sft --root demo` from the repo root: files land in demo/data/<name>/ and
+    # demo/dataset_info.json names them relative to demo/, as LLaMA-Factory's dataset_dir "demo" reads them.
+    trajs = [synthetic_trajectory(i, n_steps=2, success=True) for i in range(12)]
+    write_trajs(tmp_path / "demo" / "trajectories" / "heuristic.jsonl", trajs)
+    monkeypatch.chdir(tmp_path)
+    run(Path("demo"), [])
+    info = json.loads((tmp_path / "demo" / "dataset_info.json").read_text())
+    assert info["ordebug_train"]["file_name"] == "data/ordebug/train.jsonl"
+    assert (tmp_path / "demo" / "data" / "ordebug" / "train.jsonl").is_file()
+
+
 def test_steps_without_action_or_with_bad_reasoning_are_counted_not_trained(tmp_path: Path) -> None:
     traj = synthetic_trajectory(1, n_steps=4, success=True)
     traj.steps[0].action, traj.steps[0].parse_error = None, "no action line"

@@ -56,3 +56,20 @@ def test_ablation_table_columns_are_recipe_differences(tmp_path, capsys):
 def test_report_refuses_missing_results(tmp_path, capsys):
     assert main([str(tmp_path), "--out", str(tmp_path / "x.md")]) == 2
     assert "make eval RUN=" in capsys.readouterr().err
+
+
+def test_baselines_without_a_recipe_add_no_columns(tmp_path):
+    # One trained run beside a baseline: nothing to diff, so no recipe key becomes a column.
+    problems = write_hand_set(tmp_path / "set")
+    run = tmp_path / "runs" / "a"
+    run.mkdir(parents=True)
+    (run / "recipe.resolved.yaml").write_text(yaml.safe_dump({"learning_rate": 1e-4, "lora_rank": 16}))
+    baseline = tmp_path / "results" / "drop_first"
+    for policy_name, out in (("heuristic", run / "eval"), ("drop_first", baseline)):
+        policy = make_baseline(policy_name, layout="legacy")
+        res = evaluate_policy(policy, problems, EvalOptions(settings=EpisodeSettings(), progress=False))
+        write_outputs(res, out)
+    out = tmp_path / "ablation.md"
+    assert main([str(run), str(baseline), "--out", str(out)]) == 0
+    header = next(line for line in out.read_text().splitlines() if line.startswith("| run |"))
+    assert header.startswith("| run | policy | n | rr@5 |")
