@@ -3,6 +3,7 @@
 python -m eval --run runs/qwen3_lora_sft                 # a trained run on its test split
 python -m eval --policy drop_first --problems DIR        # a baseline
 python -m eval --policy openai --model NAME --problems DIR
+python -m eval --base-model models/tiny-qwen3 --problems DIR   # a local model with no training run
 python -m eval --policy predictions --predictions FILE   # offline format scoring
 python -m eval --tool-calls FILE [--tools FILE]          # tool-call validity (seed 003)
 """
@@ -46,6 +47,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--predictions", help="JSONL of model outputs per observation (implies --policy predictions)"
     )
     what.add_argument("--tool-calls", help="JSONL of predicted tool calls to validate (seed 003 datasets)")
+    what.add_argument(
+        "--base-model",
+        metavar="PATH",
+        help="a local model folder with no training run (e.g. the untrained base, for before/after "
+        "fine-tuning), played through LLaMA-Factory with --template",
+    )
     where = p.add_argument_group("problems and episodes")
     where.add_argument(
         "--problems",
@@ -116,6 +123,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="send earlier turns of the episode (default: the dataset card's multi_turn)",
     )
     model.add_argument(
+        "--template",
+        default=None,
+        help="base-model: LLaMA-Factory chat template (default qwen3_think; a run uses its own)",
+    )
+    model.add_argument(
         "--tools", help="tool-calls: tools schema YAML (default: converters' repo-agent tools)"
     )
     return p
@@ -135,8 +147,40 @@ def _baselines(arg: str | None, is_model: bool) -> list[str]:
     return names
 
 
+def _check_base_model(args: argparse.Namespace) -> None:
+    """--base-model: alone among the "what" options, and a local model folder (nothing downloads)."""
+    if args.template is not None and not args.base_model:
+        raise EvalConfigError(
+            "--template goes with --base-model", fix="a run plays with the template it was trained with"
+        )
+    if not args.base_model:
+        return
+    others = [
+        opt
+        for opt, value in (
+            ("--run", args.run),
+            ("--policy", args.policy),
+            ("--predictions", args.predictions),
+            ("--tool-calls", args.tool_calls),
+        )
+        if value
+    ]
+    if others:
+        raise EvalConfigError(f"use just one of --base-model or {', '.join(others)}")
+    path = Path(args.base_model).expanduser()
+    if not (path / "config.json").is_file():
+        raise EvalConfigError(
+            f"--base-model {args.base_model}: no model folder there (no config.json)",
+            fix="pass a local Hugging Face model folder, e.g. models/tiny-qwen3 (make tiny-model builds it)",
+        )
+
+
 def _check_args(args: argparse.Namespace) -> str:
     """The mode, after refusing conflicting options (each message names them)."""
+    _check_base_model(args)
+    if args.base_model:
+        _check_episode_limits(args)
+        return "episodes"
     if args.tool_calls:
         if args.run or args.policy:
             raise EvalConfigError("use just one of --tool-calls, --run or --policy")
@@ -152,10 +196,16 @@ def _check_args(args: argparse.Namespace) -> str:
     if args.run and args.policy:
         raise EvalConfigError("use just one of --run or --policy", fix="--run plays the run's own model")
     if not args.run and not args.policy:
-        raise EvalConfigError("nothing to evaluate", fix="pass --run DIR or --policy NAME (see --help)")
+        raise EvalConfigError(
+            "nothing to evaluate", fix="pass --run DIR, --base-model PATH or --policy NAME (see --help)"
+        )
+    _check_episode_limits(args)
+    return "episodes"
+
+
+def _check_episode_limits(args: argparse.Namespace) -> None:
     if args.max_steps < 1 or (args.concurrency is not None and args.concurrency < 1):
         raise EvalConfigError("--max-steps and --concurrency must be at least 1")
-    return "episodes"
 
 
 def _problems(args: argparse.Namespace, run: RunDir | None) -> ProblemSet:
@@ -201,18 +251,40 @@ def _run_policy(args: argparse.Namespace, run: RunDir, system: str | None, multi
     )
 
 
+def _base_model_policy(args: argparse.Namespace, system: str | None, multi_turn: bool) -> Any:
+    from eval.policies.local_model import LocalModelPolicy
+
+    path = Path(args.base_model).expanduser().resolve()
+    return LocalModelPolicy(
+        model_path=path,
+        system=system,
+        template=args.template or "qwen3_think",
+        finetuning_type="full",  # no adapter: the weights in the folder are played as they are
+        backend=None if args.backend == "auto" else args.backend,
+        temperature=args.temperature,
+        top_p=args.top_p,
+        max_new_tokens=args.max_new_tokens,
+        seed=args.seed,
+        multi_turn=multi_turn,
+        name=f"base:{path.name}",
+    )
+
+
 def _default_out(args: argparse.Namespace, run: RunDir | None, mode: str) -> Path:
     if args.out:
         return Path(args.out)
     if run is not None:
         return run.path / "eval"
+    if getattr(args, "base_model", None):
+        return from_repo("results") / f"base-{Path(args.base_model).resolve().name}"
     name = {"tool_calls": "tool_calls", "predictions": "predictions"}.get(mode) or args.policy
     return from_repo("results") / name
 
 
 def run_episodes(args: argparse.Namespace) -> tuple[Results, Path, RunDir | None]:
     # validated before anything loads
-    baselines = _baselines(args.baselines, args.run is not None or args.policy == "openai")
+    is_model = args.run is not None or args.base_model is not None or args.policy == "openai"
+    baselines = _baselines(args.baselines, is_model)
     run = load_run(args.run) if args.run else None
     ps = _problems(args, run)
     layout = args.layout or ps.layout or "legacy"
@@ -220,6 +292,8 @@ def run_episodes(args: argparse.Namespace) -> tuple[Results, Path, RunDir | None
     multi_turn = ps.multi_turn if args.multi_turn is None else args.multi_turn
     if run is not None:
         policy = _run_policy(args, run, system, multi_turn)
+    elif args.base_model:
+        policy = _base_model_policy(args, system, multi_turn)
     elif args.policy == "openai":
         from eval.policies.openai_policy import OpenAIPolicy
 
@@ -255,6 +329,7 @@ def run_episodes(args: argparse.Namespace) -> tuple[Results, Path, RunDir | None
             "multi_turn": multi_turn,
             "limit": args.limit,
             "run": _run_config(run),
+            "base_model": str(Path(args.base_model).expanduser().resolve()) if args.base_model else None,
         },
     )
     return evaluate_policy(policy, ps.problems, opts), _default_out(args, run, "episodes"), run
