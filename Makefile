@@ -77,11 +77,12 @@ export: $(STAMP) ## merge a run's LoRA adapter into a full model with the qwen3_
 	$(PY) -m recipes.export $(call opt,RUN,--run)
 
 # ---- eval ----
-eval: $(STAMP) ## evaluate: [RUN=DIR | POLICY=heuristic|drop_first|oracle|openai|predictions] [PROBLEMS=DIR] [OUT=DIR] [CONCURRENCY=N] [MAX_STEPS=20] [PREDICTIONS=FILE] [TOOL_CALLS=FILE] [MODEL=] [BASE_URL=] [LIMIT=N] [BASELINES=a,b]
+eval: $(STAMP) ## evaluate: [RUN=DIR | BASE_MODEL=DIR | POLICY=heuristic|drop_first|oracle|openai|predictions] [PROBLEMS=DIR] [OUT=DIR] [CONCURRENCY=N] [MAX_STEPS=20] [PREDICTIONS=FILE] [TOOL_CALLS=FILE] [MODEL=] [BASE_URL=] [LIMIT=N] [BASELINES=a,b]
 	$(PY) -m eval $(call opt,RUN,--run) $(call opt,POLICY,--policy) $(call opt,PROBLEMS,--problems) \
 	  $(call opt,OUT,--out) $(call opt,CONCURRENCY,--concurrency) $(call opt,MAX_STEPS,--max-steps) \
 	  $(call opt,PREDICTIONS,--predictions) $(call opt,TOOL_CALLS,--tool-calls) $(call opt,MODEL,--model) \
-	  $(call opt,BASE_URL,--base-url) $(call opt,LIMIT,--limit) $(call opt,BASELINES,--baselines)
+	  $(call opt,BASE_URL,--base-url) $(call opt,LIMIT,--limit) $(call opt,BASELINES,--baselines) \
+	  $(call opt,BASE_MODEL,--base-model)
 
 report: $(STAMP) ## one ablation table across evaluations: RUNS="DIR ..." [OUT=FILE]
 	$(PY) -m eval.report $(RUNS) $(call opt,OUT,--out)
@@ -90,5 +91,5 @@ report: $(STAMP) ## one ablation table across evaluations: RUNS="DIR ..." [OUT=F
 demo: $(STAMP) ## the whole chain on the CPU: tiny model, generate, collect, convert, train, eval, report
 	$(PY) -m eval.demo
 
-clean: ## remove generated data, runs and models (keeps .venv)
-	rm -rf data runs models demo
+clean: ## remove generated outputs: data, trajectories, runs, models, results, demo (keeps .venv)
+	rm -rf data trajectories runs models results demo
