@@ -190,8 +190,9 @@ def test_memory_stays_bounded_on_a_file_larger_than_pandas_would_hold(tmp_path: 
     for method in ("reservoir", "uniform"):
         peak = _peak_rss_mb(tmp_path, big, method)
         # the whole file never sits in memory: peak grows by far less than the file's size
+        # (measured against the same process on a tiny file: the interpreter and pyarrow's own footprint
+        # differ between machines, so an absolute bound would test the machine, not the sampler)
         assert peak - baseline < 0.25 * size_mb, (method, peak, baseline, size_mb)
-        assert peak < 0.9 * size_mb, (method, peak, size_mb)
     assert len(output(tmp_path, "m_reservoir_big")) == 500
 
 
