@@ -202,7 +202,7 @@ def build_steps(out: Path, size: Size) -> list[Step]:
                 py(
                     "converters.sft",
                     "--root",
-                    str(out),  # absolute: a relative --root breaks the converter (agents/demo_issues.md)
+                    o,
                     "--in",
                     *[f"{traj}/{a}.jsonl" for a in agents],
                     "--name",

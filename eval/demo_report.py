@@ -136,9 +136,9 @@ def headline_plot(results: dict[str, dict[str, Any]], path: Path) -> Path:
         ]
         left.bar(xs, vals, 0.38, yerr=err, capsize=3, label=name)
     left.set_xticks(range(len(fmt_keys)), ["format_ok ↑", "invalid actions ↓"])
-    left.set_ylim(0, 1.05)
+    left.set_ylim(0, 1.2)
     left.set_title("tiny model: format on held-out problems")
-    left.legend()
+    left.legend(loc="upper left")
     quality = ("rr@5", "op", "fp", "da_iis", "da_target")
     width = 0.8 / len(EVALUATIONS)
     for j, name in enumerate(EVALUATIONS):
@@ -146,9 +146,9 @@ def headline_plot(results: dict[str, dict[str, Any]], path: Path) -> Path:
         xs = [i + (j - (len(EVALUATIONS) - 1) / 2) * width for i in range(len(quality))]
         right.bar(xs, [s.get(k) or 0.0 for k in quality], width, label=name)
     right.set_xticks(range(len(quality)), ["RR@5", "OP", "FP", "DA-IIS", "DA-target"])
-    right.set_ylim(0, 1.05)
+    right.set_ylim(0, 1.2)  # headroom for the legend above the bars
     right.set_title("repair quality (mean over held-out episodes; ↑ better)")
-    right.legend(fontsize=8, ncol=len(EVALUATIONS))
+    right.legend(fontsize=8, ncol=len(EVALUATIONS), loc="upper center")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
