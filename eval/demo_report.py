@@ -232,6 +232,10 @@ def write_demo_report(
             f"names exist in the model) of the tiny model {_change(before.get('format_ok'), after.get('format_ok'))} "
             f"after fine-tuning, and the share of its steps the environment rejected "
             f"(`invalid_action_rate`) {_change(before.get('invalid_action_rate'), after.get('invalid_action_rate'))}. "
+            f"By part, after fine-tuning: `<think>` opened in {fmt(after.get('think_present'))} of its steps, "
+            f"closed exactly once in {fmt(after.get('think_balanced'))}, one strict `Action:` line in "
+            f"{fmt(after.get('action_strict'))} (before: {fmt(before.get('think_present'))}, "
+            f"{fmt(before.get('think_balanced'))}, {fmt(before.get('action_strict'))}). "
             "Beside them, the baselines' repair quality on the same problems:"
         ),
         "",

@@ -114,3 +114,17 @@ def test_quick_demo_end_to_end(tmp_path: Path, repo_root: Path) -> None:
     after_fmt = fmt(results["trained"]["summary"]["format_ok"])
     headline = next(line for line in report.splitlines() if line.startswith("**Headline.**"))
     assert before_fmt in headline and after_fmt in headline
+
+    # --keep reuses every finished step (5 of 7: the tiny model and the report always run) and
+    # rebuilds the same report from the same results
+    again = subprocess.run(
+        [sys.executable, "-m", "eval.demo", "--quick", "--keep", "--out", str(out)],
+        cwd=repo_root,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    assert again.stdout.count("kept: its outputs are already there (--keep)") == 5
+    assert _headline_rows((out / "REPORT.md").read_text()) == rows
