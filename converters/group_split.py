@@ -11,17 +11,17 @@ Two rules, both deterministic for a seed:
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable
 from typing import Literal
+
+from converters.split import unit_hash
 
 SplitMethod = Literal["rank", "threshold"]
 
 
-def group_hash(seed: int, group: str) -> float:
-    """A uniform number in [0, 1) from (seed, group), stable across runs and machines."""
-    digest = hashlib.sha256(f"{seed}\x00{group}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64
+#: A uniform number in [0, 1) from (seed, group), stable across runs and machines: the same hash the
+#: OR-Debug converter splits problems with (one rule for every grouped split in the project).
+group_hash = unit_hash
 
 
 def split_groups(groups: Iterable[str], val: float, seed: int = 0, *,
