@@ -88,8 +88,8 @@ report: $(STAMP) ## one ablation table across evaluations: RUNS="DIR ..." [OUT=F
 	$(PY) -m eval.report $(RUNS) $(call opt,OUT,--out)
 
 # ---- the whole chain ----
-demo: $(STAMP) ## the whole chain on the CPU: tiny model, generate, collect, convert, train, eval, report
-	$(PY) -m eval.demo
+demo: $(STAMP) ## the whole chain on the CPU: tiny model, generate, collect, convert, train, eval, report [OUT=demo] [QUICK=1] [KEEP=1]
+	$(PY) -m eval.demo $(call opt,OUT,--out) $(call flag,QUICK,--quick) $(call flag,KEEP,--keep)
 
 clean: ## remove generated outputs: data, trajectories, runs, models, results, demo (keeps .venv)
 	rm -rf data trajectories runs models results demo
