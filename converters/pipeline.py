@@ -20,6 +20,7 @@ from tqdm import tqdm
 from converters import card as card_mod
 from converters.checks import REASON_TEXT, check_answer, measure_lengths, token_counter
 from converters.errors import ConvertError
+from converters.files import dataset_lock
 from converters.mix import dedup, repeat_train, select
 from converters.registry import (
     alpaca_entry,
@@ -229,6 +230,11 @@ def _convert(opts: ConvertOptions) -> dict[str, Any]:
         raise ConvertError(f"--name {opts.name!r} is not a dataset name", fix="use letters, digits, _ . -")
     if opts.update_registry:
         load_dataset_info(opts.root)  # an unreadable registry fails now, before anything is written
+    with dataset_lock(opts.root, opts.name):  # a second convert of this name fails, never replaces
+        return _convert_locked(opts)
+
+
+def _convert_locked(opts: ConvertOptions) -> dict[str, Any]:
     clock, drops = _Clock(), _Drops()
     samples, inputs, stats = read_inputs(opts, drops)
     clock.lap("read")

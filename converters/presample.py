@@ -70,7 +70,7 @@ class ColumnMap(BaseModel):
 def load_mapping(path: Path) -> dict[str, Any]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as err:
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
         raise PresampleError(f"cannot read the mapping: {' '.join(str(err).split())[:160]}", where=str(path),
                              fix="pass a YAML file with question/reasoning/answer keys") from None
     if not isinstance(data, dict):

@@ -20,6 +20,7 @@ from converters.checks import AnswerCheck, check_answer
 from converters.errors import ConvertError
 from converters.samples import Sample, family_of, make_meta
 from converters.sources import ReadStats
+from converters.utf8 import FIX, bad_byte
 from ordebug.actions import parse_action
 from ordebug.answer import THINK_CLOSE, THINK_OPEN, format_answer
 from ordebug.errors import ActionParseError
@@ -68,11 +69,12 @@ def read_trajectories(
     Lines are read as bytes (pydantic parses them directly) and fed to ``digest`` (a hashlib
     object) on the way, so the card's input hash costs no second read.
     """
-    n_ok = 0
+    n_ok = offset = 0
     with path.open("rb") as fh:
         for lineno, line in enumerate(fh, 1):
             if digest is not None:
                 digest.update(line)
+            start, offset = offset, offset + len(line)
             if line.isspace():
                 continue
             where = f"{path}:{lineno}"
@@ -82,6 +84,14 @@ def read_trajectories(
                 continue
             try:
                 traj = _parse(line, path, lineno)
+            except UnicodeDecodeError as exc:
+                bad = bad_byte(line, exc, start=start)
+                if not skip_bad:
+                    raise ConvertError(
+                        str(bad), where=where, fix=f"{FIX}, or pass --skip-bad-lines"
+                    ) from None
+                stats.skip("not_utf8", where)
+                continue
             except TrajectoryFormatError as exc:
                 if not skip_bad:
                     raise ConvertError(str(exc), fix="fix the line or pass --skip-bad-lines") from None
@@ -105,10 +115,7 @@ def _parse(line: bytes, path: Path, lineno: int) -> Trajectory:
             return traj
     except ValidationError:
         pass
-    try:
-        text = line.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise TrajectoryFormatError(f"{path}:{lineno}: not valid UTF-8 (byte {exc.start})") from None
+    text = line.decode("utf-8")  # UnicodeDecodeError: the caller names the byte
     return parse_trajectory_line(text, path=path, lineno=lineno)  # raises with file:line and key
 
 
