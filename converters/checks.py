@@ -48,6 +48,7 @@ REASON_TEXT: dict[str, str] = {
     "torn_tail": "last trajectory line without newline (a write torn by a crash)",
     "not_utf8": "input line (or .json record) is not valid UTF-8 (skipped with --skip-bad-lines)",
     "already_optimal": "trajectory of a model already OPTIMAL at reset: not a debugging problem",
+    "collector_skipped": "trajectory the collector marked skipped (no attempt to learn from)",
     "unknown_target": "action names a constraint/variable the model does not have",
 }
 

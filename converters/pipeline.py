@@ -33,6 +33,7 @@ from converters.registry import (
 from converters.samples import Sample
 from converters.sources import LEGACY_SOURCE, ReadStats, detect_kind, read_alpaca, read_messages
 from converters.split import SPLITS, assign_splits, check_fractions, holdout_mask
+from converters.targets import unknown_target
 from converters.trajectories import read_trajectories
 from converters.writer import sha256_file, staged_dir, write_split
 from ordebug.actions import parse_action
@@ -247,7 +248,7 @@ def _convert_locked(opts: ConvertOptions) -> dict[str, Any]:
         )
     layout = _choose_layout(samples, opts.layout)
     system = system_prompt(layout)
-    checked, lenient, replaced = _check(samples, system, opts, drops)
+    checked, lenient, replaced = _check(samples, system, opts, drops, stats.problem_sources)
     clock.lap("check")
     kept, duplicates = dedup([s.text_key for s in checked])
     for i in duplicates:
@@ -298,16 +299,21 @@ def _convert_locked(opts: ConvertOptions) -> dict[str, Any]:
 
 
 def _check(
-    samples: list[Sample], system: str, opts: ConvertOptions, drops: _Drops
+    samples: list[Sample], system: str, opts: ConvertOptions, drops: _Drops, models: dict[str, str]
 ) -> tuple[list[Sample], int, int]:
-    """Samples whose answer passes check_answer, each given the layout's system prompt.
-    Returns them, how many actions parsed only leniently, and how many system prompts changed."""
+    """Samples whose answer passes check_answer and whose action names an element the model has
+    (converters.targets; ``models``: problem id -> model file), each given the layout's system
+    prompt. Returns them, how many actions parsed only leniently, and how many system prompts changed."""
     checked: list[Sample] = []
     lenient = replaced = 0
     for s in samples:
         verdict = s.verdict or check_answer(s.output)
         if not verdict.ok:
             drops.add(verdict.reason or "invalid", s.meta["origin"], verdict.detail)
+            continue
+        unknown = unknown_target(s.output, s.input, models.get(s.meta["problem_id"]))
+        if unknown:
+            drops.add("unknown_target", s.meta["origin"], unknown)
             continue
         if verdict.lenient:
             lenient += 1

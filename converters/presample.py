@@ -25,6 +25,7 @@ Output: ``data/<name>/train.parquet`` (Alpaca columns ``instruction``, ``input``
 from __future__ import annotations
 
 import argparse
+import math
 import re
 import sys
 import time
@@ -113,6 +114,8 @@ class Standardizer:
     @staticmethod
     def _field(row: Row, column: str | None, pattern: re.Pattern[str] | None) -> str:
         value = row.get(column) if column else None
+        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+            value = str(value)  # numeric answers of math sets (seed 004) are answers too
         if not isinstance(value, str):
             return ""
         if pattern is not None:

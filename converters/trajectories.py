@@ -9,6 +9,7 @@ when another layout is asked for, ``ordebug.observation.render(step.state, layou
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
@@ -129,6 +130,10 @@ def trajectory_samples(
     source: str | None = None,
 ) -> list[Sample]:
     """Step-level samples of one trajectory (empty when it failed and failures are not kept)."""
+    skipped = _skip_reason(traj)
+    if skipped:  # e.g. a feasible model: nothing to debug, whatever the outcome says
+        stats.skip(skipped, where)
+        return []
     success = traj.outcome.success
     if not success and not keep_failures:
         stats.skip("trajectory_failed", where)
@@ -173,6 +178,33 @@ def trajectory_samples(
         # an empty reasoning gets no verdict here: check_answer then drops it as think_empty
         samples.append(Sample(INSTRUCTION, observation, output, "", meta, verdict if reasoning else None))
     return samples
+
+
+def optimal_at_reset(traj: Trajectory) -> bool:
+    """Whether the problem's model was already OPTIMAL before the agent changed anything.
+
+    Read from the trajectory itself: the first step's observation (its state, else its text) is
+    what reset showed. A record with no steps that ended OPTIMAL without a change is the same case.
+    """
+    if not traj.steps:
+        return traj.outcome.final_status == "OPTIMAL" and not traj.outcome.changes
+    first = traj.steps[0]
+    if first.state:
+        return first.state.get("status") == "OPTIMAL"
+    line = _STATUS_LINE.search(first.observation)
+    return line is not None and line.group(1) == "OPTIMAL"
+
+
+def _skip_reason(traj: Trajectory) -> str | None:
+    """Why a trajectory yields no samples at all: the collector marked it skipped, or its model
+    was OPTIMAL at reset (files written before collectors skipped such problems)."""
+    marked = getattr(traj.outcome, "skipped", None) or traj.problem.get("skipped")
+    if marked and not any(w in str(marked).lower() for w in ("feasible", "optimal")):
+        return "collector_skipped"
+    return "already_optimal" if marked or optimal_at_reset(traj) else None
+
+
+_STATUS_LINE = re.compile(r"^Status: (\S+)", re.MULTILINE)
 
 
 def _rerender(state: dict, layout: str, where: str) -> str:
