@@ -29,8 +29,6 @@ CONSTRAINT_ACTIONS = frozenset(
 )
 VARIABLE_ACTIONS = frozenset({ActionName.UPDATE_BOUNDS})
 
-_NAMES_LINE = re.compile(r"^Constraint Names: (\[.*\])$", re.MULTILINE)  # a capped list has text after "]"
-_COUNT_LINE = re.compile(r"^Constraints: (\d+)$", re.MULTILINE)
 
 
 @lru_cache(maxsize=100_000)
@@ -56,11 +54,21 @@ def _name_list(text: str) -> frozenset[str] | None:
 
 def listed_constraints(prompt: str) -> frozenset[str] | None:
     """Every constraint name of the model as the prompt lists them; None when the list is partial."""
-    names, count = _NAMES_LINE.search(prompt), _COUNT_LINE.search(prompt)
-    if names is None or count is None:
+    names, count = _line_after(prompt, "\nConstraint Names: "), _line_after(prompt, "\nConstraints: ")
+    if names is None or count is None or not count.isdigit():
         return None
-    listed = _name_list(names.group(1))
-    return listed if listed is not None and len(listed) == int(count.group(1)) else None
+    listed = _name_list(names)  # None for a capped list ("[...] … and 12 more")
+    return listed if listed is not None and len(listed) == int(count) else None
+
+
+def _line_after(text: str, label: str) -> str | None:
+    # str.find, not a regex: this runs once per sample of conversions with millions of them
+    i = text.find(label)
+    if i < 0:
+        return None
+    i += len(label)
+    j = text.find("\n", i)
+    return text[i:] if j < 0 else text[i:j]
 
 
 def _shown(name: str, prompt: str) -> bool:
