@@ -46,6 +46,7 @@ def dataset_lock(root: str | os.PathLike[str], name: str) -> Iterator[None]:
     locked, that the path still names the file it holds, and retries on a fresh one otherwise.
     """
     path = Path(root).resolve() / "data" / f".{name}.lock"
+    made_dir = not path.parent.exists()
     path.parent.mkdir(parents=True, exist_ok=True)
     while True:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666 & ~current_umask())
@@ -72,5 +73,7 @@ def dataset_lock(root: str | os.PathLike[str], name: str) -> Iterator[None]:
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         yield
     finally:
-        Path(path).unlink(missing_ok=True)
+        path.unlink(missing_ok=True)
         os.close(fd)
+        if made_dir and not any(path.parent.iterdir()):  # a convert that failed leaves no empty data/
+            path.parent.rmdir()

@@ -198,10 +198,13 @@ def optimal_at_reset(traj: Trajectory) -> bool:
 def _skip_reason(traj: Trajectory) -> str | None:
     """Why a trajectory yields no samples at all: the collector marked it skipped, or its model
     was OPTIMAL at reset (files written before collectors skipped such problems)."""
-    marked = getattr(traj.outcome, "skipped", None) or traj.problem.get("skipped")
-    if marked and not any(w in str(marked).lower() for w in ("feasible", "optimal")):
-        return "collector_skipped"
-    return "already_optimal" if marked or optimal_at_reset(traj) else None
+    outcome = traj.outcome
+    marked = (
+        getattr(outcome, "skipped", None) or traj.problem.get("skipped") or outcome.terminated_by == "skipped"
+    )
+    if optimal_at_reset(traj) or any(w in str(marked).lower() for w in ("feasible", "optimal")):
+        return "already_optimal"
+    return "collector_skipped" if marked else None
 
 
 _STATUS_LINE = re.compile(r"^Status: (\S+)", re.MULTILINE)

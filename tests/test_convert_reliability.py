@@ -102,17 +102,21 @@ def test_a_trajectory_optimal_at_reset_is_never_a_sample(shared_data: Path, tmp_
     stepless = json.loads(next(line for line in lines if '"afiro"' in line))
     stepless.update(problem_id="afiro_stepless", steps=[])
     stepless["outcome"].update(steps=0)
-    out.write_text("\n".join([*lines, json.dumps(stepless)]) + "\n")
+    marked = json.loads(json.dumps(stepless))  # or one marked skipped, whatever its outcome says
+    marked["problem"]["skipped"] = "feasible_at_reset"
+    marked["outcome"].update(success=False, final_status="", terminated_by="agent_gave_up")
+    marked["problem_id"] = "afiro_marked"
+    out.write_text("\n".join([*lines, json.dumps(stepless), json.dumps(marked)]) + "\n")
 
     card = run(tmp_path, [out])
     rows = all_rows(tmp_path)
     assert {r["metadata"]["problem_id"] for r in rows} == {"itest6"}
     assert all(r["metadata"]["problem_id"] != "afiro" for r in rows)
-    assert card["dropped"]["already_optimal"]["count"] == 2
+    assert card["dropped"]["already_optimal"]["count"] == 3
     assert "trajectory_failed" not in card["dropped"]
     # with failures kept too: a feasible model is still no debugging problem
     card = run(tmp_path, [out], keep_failures=True)
-    assert card["dropped"]["already_optimal"]["count"] == 2
+    assert card["dropped"]["already_optimal"]["count"] == 3
 
 
 # ------------------------------------------------------------------ item 5: names the model does not have
@@ -174,7 +178,7 @@ def test_non_utf8_input_names_file_line_and_byte(bad_inputs: dict, tmp_path: Pat
     assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
     assert str(path) in done.stderr and f"line {line}," in done.stderr
     assert f"byte offset {offset}" in done.stderr and "--skip-bad-lines" in done.stderr
-    assert not (tmp_path / "root" / "data").exists() or not list((tmp_path / "root" / "data").glob("*/card.json"))
+    assert not (tmp_path / "root" / "data").exists()  # nothing written, not even an empty data/
 
     kept = sft(tmp_path / "root", "--in", str(path), "--skip-bad-lines")
     assert kept.returncode == 0, kept.stderr
@@ -199,7 +203,7 @@ def test_workload_readers_count_non_utf8_lines_without_replacing_bytes(tmp_path:
 # ------------------------------------------------------------------ item 14: modes follow the umask
 
 
-@pytest.mark.parametrize("umask", [0o022, 0o002])
+@pytest.mark.parametrize("umask", [0o022, 0o002], ids=["umask022", "umask002"])
 def test_dataset_files_follow_the_umask_and_keep_an_existing_mode(tmp_path: Path, umask: int) -> None:
     trajs = write_trajectories(tmp_path / "t.jsonl", 20)
     old = os.umask(umask)
