@@ -2,10 +2,11 @@
 
 Low-accuracy mode by default: trigram models only, all preloaded (~0.7 s, ~25 MB), ~0.2-0.5 ms
 per text, reliable on the sentence-length and longer texts of reasoning sets; high accuracy
-loads every model (~0.9 GB, ~9 s) and is meant for short texts. Each configured field of a row is cut to ``max_chars``; a field the detector can decide must be the
-wanted language, an undecidable one (no letters, such as a numeric answer "42", or ``None`` from the
-detector) is passed over, and a row needs at least one decided field. The detector is the costly
-part of pre-sampling, so converters.parquet_sampling calls it only on the candidates a sample needs.
+loads every model (~0.9 GB, ~9 s) and is meant for short texts. Each configured field of a row is
+cut to ``max_chars``; a field the detector can decide must be the wanted language, an undecidable
+one (no letters, such as a numeric answer "42", or ``None`` from the detector) is passed over, and
+a row needs at least one decided field. The detector is the costly part of pre-sampling, so
+converters.parquet_sampling calls it only on the candidates a sample needs.
 """
 
 from __future__ import annotations
