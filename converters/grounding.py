@@ -1,0 +1,439 @@
+"""Grounding: is every number and name in a training answer one the student can see?
+
+``check_grounding(prompt, answer)`` decides it for one sample. ``prompt`` is everything the model
+is shown before it answers (system prompt, instruction, observation, earlier turns); ``answer`` is
+the ``<think>`` block plus the ``Action:`` line. Nothing here reads files; the CLI
+(``python -m converters.grounding FILE...``) and the dataset card use ``converters.grounding_report``.
+
+The contract (agents and teachers write to it; docs/grounding.md explains it with examples)
+-----------------------------------------------------------------------------------------------
+A number in the answer is *grounded* when one of these holds:
+
+- **shown**: the prompt contains the same value. Values compare numerically after parsing
+  (``8.0`` = ``8``, ``1e-06`` = ``0.000001``) and without their sign (reading ``5`` off ``-5`` is
+  not a new fact). Digits inside identifiers are part of a name, never a number: ``x0``, ``c_12``
+  and ``x[1,2]`` show no number.
+- **count**: it equals the number of items of a list of quoted names the prompt shows
+  (``Conflicting Constraints: ['c0', 'c2', 'c3']`` grounds "the IIS holds 3 constraints").
+  Counting a shown list is a step anyone can check; any other count must be shown or derived.
+- **constant**: it is 0 or 1 (default bounds, the binary domain, a unit step). No other constant.
+- **derived**: the answer writes ``EXPR = RESULT`` (``≈`` is accepted for ``=``) where EXPR is
+  numbers, ``+ - * /`` (``×``, ``−`` too) and parentheses with the usual precedence, e.g.
+  ``25.9609 - 2 * 10 = 5.9609``. EXPR is evaluated by a small parser (never ``eval``). RESULT is
+  grounded when every operand is grounded by what comes before it (shown, count, constant, or a
+  result derived earlier in the answer) and ``|EXPR - RESULT| <= half a unit in RESULT's last
+  printed digit + 1e-9 * max(1, |RESULT|)``. A lone number is an EXPR too, so rounding is written
+  ``25.9609 = 25.96``. A wrong derivation is ungrounded, and so is a right one from an ungrounded
+  operand. A derived value grounds every other mention of it in the answer (the action's too).
+  An ``=`` whose left side is not pure arithmetic (``slack = ...``, ``x0 + 3 = 5``) is no
+  derivation; its numbers are judged one by one.
+
+Not counted at all (labels of the answer's own text, not facts about the model): a list marker at
+the start of a line (``1.``, ``2)``, ``(3)``) and a ``Step N`` heading at the start of a line
+(``Step 2: ...``). "at step 3 I relaxed c1" mid-sentence is a fact and is counted.
+
+A name in the answer is grounded when the prompt contains it as a whole token. Names are:
+
+- every name argument of the ``Action:`` (the constraint or variable it targets);
+- identifiers in ``<think>`` that are model element names the prompt shows (quoted list items,
+  name-like tokens) or look like one: a digit, an underscore or an index in brackets
+  (``x0``, ``c_key_lower``, ``x[1,2]``). Action names (``DROP_CONSTRAINT``, any case) and ordinary
+  words are not names.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from functools import lru_cache
+from typing import Literal
+
+from ordebug.actions import ActionName, parse_action
+from ordebug.answer import ACTION_PREFIX, THINK_CLOSE, THINK_OPEN
+from ordebug.errors import ActionParseError
+
+#: Numbers that need no evidence: default bounds, the binary domain, a unit step.
+CONSTANTS: frozenset[float] = frozenset({0.0, 1.0})
+
+Kind = Literal["number", "name"]
+Part = Literal["think", "action"]
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One ungrounded number or name: what, where in the answer, and why."""
+
+    kind: Kind
+    text: str
+    part: Part
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.text!r} ({self.part}): {self.reason}"
+
+
+@dataclass(frozen=True, slots=True)
+class Grounding:
+    """The verdict on one answer. ``grounded_by`` counts grounded numbers by rule (shown/count/...)."""
+
+    numbers_total: int
+    numbers_grounded: int
+    names_total: int
+    names_grounded: int
+    ungrounded: tuple[Finding, ...] = ()
+    grounded_by: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """Every number and name grounded (a sample with none is grounded too)."""
+        return not self.ungrounded
+
+
+# --- tokens ------------------------------------------------------------------------------------
+# One left-to-right scan: an identifier (with an attached [index]) is taken whole before any digit
+# inside it could be read as a number; numbers have no sign (signs are operators, see _evaluate).
+_TOKEN = re.compile(
+    r"(?P<name>[A-Za-z_][A-Za-z0-9_]*(?:\[[^\]\s]*\])?)"
+    r"|(?P<num>(?:\d+(?:\.\d+)?|\.\d+)(?:[eE][+-]?\d+)?)"
+    r"|(?P<eq>(?<![<>=!])(?:=|≈)(?!=))"
+    r"|(?P<op>[-+*/×−])"
+    r"|(?P<lp>\()|(?P<rp>\))"
+    r"|(?P<ws>[ \t]+)"
+    r"|(?P<other>.)"
+)
+_LABEL = re.compile(
+    r"^[ \t>*•-]*(?:(?P<marker>\(?\d+[.)])[ \t]|(?i:step)[ \t]+(?P<step>\d+)\b)", re.MULTILINE
+)
+_QUOTED = re.compile(r"""'([^'\n]+)'|"([^"\n]+)\"""")
+_QUOTED_LIST = re.compile(r"\[((?:\s*(?:'[^'\n]*'|\"[^\"\n]*\")\s*,?)*)\]")
+_ACTION_WORDS = frozenset(a.value.lower() for a in ActionName)
+
+
+@dataclass(frozen=True, slots=True)
+class _Tok:
+    kind: str
+    text: str
+    start: int
+
+
+def _tokens(line: str) -> list[_Tok]:
+    return [
+        _Tok(m.lastgroup or "other", m.group(), m.start())
+        for m in _TOKEN.finditer(line)
+        if m.lastgroup != "ws"
+    ]
+
+
+def _key(value: float) -> float:
+    """Values equal to 12 significant digits share a key (8.0 = 8, 1e-06 = 0.000001)."""
+    return float(f"{abs(value):.12g}")
+
+
+def _looks_like_name(token: str) -> bool:
+    return (
+        any(c.isdigit() for c in token) or "_" in token or token.endswith("]")
+    ) and token.lower() not in _ACTION_WORDS
+
+
+# --- the prompt --------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class _Prompt:
+    values: frozenset[float]  # shown numbers (keys)
+    counts: frozenset[float]  # lengths of shown quoted-name lists
+    tokens: frozenset[str]  # every identifier token
+    model_names: frozenset[str]  # tokens that name model elements
+
+
+@lru_cache(maxsize=4096)
+def _index(prompt: str) -> _Prompt:
+    values, tokens = set(), set()
+    for m in _TOKEN.finditer(prompt):
+        if m.lastgroup == "num":
+            values.add(_key(float(m.group())))
+        elif m.lastgroup == "name":
+            tokens.add(m.group())
+    quoted = {a or b for a, b in _QUOTED.findall(prompt)}
+    counts = {float(len(_QUOTED.findall(m.group(1)))) for m in _QUOTED_LIST.finditer(prompt)}
+    names = {t for t in tokens if _looks_like_name(t)} | (quoted & tokens)
+    return _Prompt(frozenset(values), frozenset(counts), frozenset(tokens), frozenset(names))
+
+
+# --- arithmetic --------------------------------------------------------------------------------
+class _NotArithmetic(Exception):
+    """The tokens are not one complete arithmetic expression."""
+
+
+def _evaluate(toks: list[_Tok]) -> float:
+    """Value of numbers, + - * / and parentheses with the usual precedence (recursive descent)."""
+    pos = 0
+
+    def peek() -> _Tok | None:
+        return toks[pos] if pos < len(toks) else None
+
+    def take() -> _Tok:
+        nonlocal pos
+        pos += 1
+        return toks[pos - 1]
+
+    def expr() -> float:
+        value = term()
+        while (t := peek()) is not None and t.kind == "op" and t.text in "+-−":
+            take()
+            rhs = term()
+            value = value + rhs if t.text == "+" else value - rhs
+        return value
+
+    def term() -> float:
+        value = unary()
+        while (t := peek()) is not None and t.kind == "op" and t.text in "*/×":
+            take()
+            rhs = unary()
+            if t.text == "/":
+                if rhs == 0:
+                    raise ZeroDivisionError
+                value /= rhs
+            else:
+                value *= rhs
+        return value
+
+    def unary() -> float:
+        t = peek()
+        if t is not None and t.kind == "op" and t.text in "-−+":
+            take()
+            return -unary() if t.text != "+" else unary()
+        return atom()
+
+    def atom() -> float:
+        t = peek()
+        if t is None:
+            raise _NotArithmetic
+        take()
+        if t.kind == "num":
+            return float(t.text)
+        if t.kind == "lp":
+            value = expr()
+            if (r := peek()) is None or r.kind != "rp":
+                raise _NotArithmetic
+            take()
+            return value
+        raise _NotArithmetic
+
+    value = expr()
+    if pos != len(toks):
+        raise _NotArithmetic
+    return value
+
+
+def _half_unit(text: str) -> float:
+    """Half a unit in the last printed digit of a number (``5.9609`` -> 0.00005, ``12`` -> 0.5)."""
+    try:
+        exponent = Decimal(text).as_tuple().exponent
+    except InvalidOperation:  # pragma: no cover - the token regex admits only decimals
+        return 0.0
+    return 0.5 * 10.0 ** int(exponent)
+
+
+_ARITH = frozenset({"num", "op", "lp", "rp"})
+
+
+def _unary(op: _Tok, before: _Tok, after: _Tok) -> bool:
+    """A sign written as one ("then -(2 - 10)"): '-' spaced from the word before, touching what follows."""
+    return op.text in "-−" and before.start + len(before.text) < op.start and after.start == op.start + 1
+
+
+def _derivation_start(toks: list[_Tok], eq: int) -> int | None:
+    """Index of the first token of the longest arithmetic expression ending just before ``toks[eq]``;
+    None when the left side is not pure arithmetic (a name, an algebraic term, nothing)."""
+    lo = eq
+    while lo > 0 and toks[lo - 1].kind in _ARITH:
+        lo -= 1
+    start = lo
+    while start < eq:
+        first, before = toks[start], toks[start - 1] if start else None
+        # "x0 + 3 = 5" is algebra, not arithmetic: an operator right after a name or number
+        if first.kind == "rp" or (
+            first.kind == "op"
+            and before is not None
+            and before.kind in {"name", "num", "rp"}
+            and not _unary(first, before, toks[start + 1])
+        ):
+            return None
+        try:
+            _evaluate(toks[start:eq])
+        except _NotArithmetic:
+            if first.kind != "lp":
+                return None
+            start += 1  # "c1 (25.9609 - 20 = 5.9609)": the bracket opens a remark, not the expression
+            continue
+        except ZeroDivisionError:  # a complete expression; the caller reports the division
+            pass
+        return start
+    return None
+
+
+# --- the checker -------------------------------------------------------------------------------
+class _Judge:
+    """Judges the numbers and names of one answer against one prompt, in reading order."""
+
+    def __init__(self, prompt: _Prompt, text: str) -> None:
+        self.p, self.text = prompt, text
+        self.derived: set[float] = set()  # keys of verified, grounded results so far
+        self.numbers = self.numbers_ok = self.names = self.names_ok = 0
+        self.findings: list[Finding] = []
+        self.by: Counter[str] = Counter()
+
+    def basis(self, value: float) -> str | None:
+        key = _key(value)
+        if key in self.p.values:
+            return "shown"
+        if key in self.p.counts:
+            return "count"
+        if key in CONSTANTS:
+            return "constant"
+        if key in self.derived:
+            return "derived"
+        return None
+
+    def number(self, text: str, value: float, part: Part, basis: str | None, why: str) -> None:
+        self.numbers += 1
+        if basis:
+            self.numbers_ok += 1
+            self.by[basis] += 1
+        else:
+            self.findings.append(Finding("number", text, part, why))
+
+    def name(self, text: str, part: Part, found: bool) -> None:
+        self.names += 1
+        if found:
+            self.names_ok += 1
+        else:
+            self.findings.append(Finding("name", text, part, "not in the prompt"))
+
+    def think(self, text: str) -> None:
+        # two passes: derivations first (their results ground mentions anywhere), then mentions
+        lines = []
+        for line in text.splitlines():
+            toks = _tokens(line)
+            skip = _labels(line, toks)
+            lines.append((toks, skip, self._derivations(toks, skip)))
+        for toks, skip, used in lines:
+            for i, t in enumerate(toks):
+                if i in skip or i in used:
+                    continue
+                if t.kind == "num":
+                    value = float(t.text)
+                    self.number(t.text, value, "think", self.basis(value), "not in the prompt")
+                elif t.kind == "name" and (t.text in self.p.model_names or _looks_like_name(t.text)):
+                    self.name(t.text, "think", t.text in self.p.tokens)
+
+    def _derivations(self, toks: list[_Tok], skip: set[int]) -> set[int]:
+        """Judge every ``EXPR = RESULT`` of a line; return the indices of the tokens they used."""
+        used: set[int] = set()
+        for eq, t in enumerate(toks):
+            if t.kind != "eq":
+                continue
+            res = eq + 1
+            negative = res < len(toks) and toks[res].kind == "op" and toks[res].text in "-−"
+            res += negative
+            if res >= len(toks) or toks[res].kind != "num":
+                continue
+            after = toks[res + 1] if res + 1 < len(toks) else None
+            if after is not None and (after.kind == "lp" or (after.kind == "op" and after.text not in "-−")):
+                continue  # "= 2 * 3": the right side is an expression, not a result
+            start = _derivation_start(toks, eq)
+            if start is None:
+                continue
+            missing = []
+            for i in range(start, eq):
+                if toks[i].kind != "num":
+                    continue
+                basis = self.basis(float(toks[i].text))
+                if i not in used:  # a result reused as an operand is counted once
+                    self.number(
+                        toks[i].text, float(toks[i].text), "think", basis, "operand not in the prompt"
+                    )
+                    used.add(i)
+                if basis is None:
+                    missing.append(toks[i].text)
+            result_text = ("-" if negative else "") + toks[res].text
+            result = float(result_text)
+            expr_text = " ".join(x.text for x in toks[start:eq])
+            try:
+                value = _evaluate(toks[start:eq])
+                right = abs(value - result) <= _half_unit(toks[res].text) + 1e-9 * max(1.0, abs(result))
+            except ZeroDivisionError:
+                value, right = None, False
+            used.add(res)
+            if not right:
+                got = "a division by zero" if value is None else f"{value:.6g}"
+                why = f"wrong derivation: {expr_text} = {got}, not {result_text}"
+                self.number(result_text, result, "think", None, why)
+            elif missing:
+                self.number(
+                    result_text, result, "think", None, f"derived from ungrounded {', '.join(missing)}"
+                )
+            else:
+                self.number(result_text, result, "think", "derived", "")
+                self.derived.add(_key(result))
+        return used - skip
+
+    def action(self, line: str) -> None:
+        try:
+            action = parse_action(line, lenient=True)
+        except ActionParseError:
+            self.think(line)  # unparsable: judge its tokens like free text
+            return
+        if action.target is not None:
+            self.name(action.target, "action", _in_prompt(action.target, self.p, self.text))
+        for value in action.values:
+            text = f"{value:g}"
+            self.number(text, value, "action", self.basis(value), "not in the prompt or derived in <think>")
+
+    def result(self) -> Grounding:
+        return Grounding(
+            self.numbers, self.numbers_ok, self.names, self.names_ok, tuple(self.findings), dict(self.by)
+        )
+
+
+def _labels(line: str, toks: list[_Tok]) -> set[int]:
+    """Index of the number of a line-start list marker or ``Step N`` heading (not counted)."""
+    m = _LABEL.match(line)
+    if not m:
+        return set()
+    at = m.start("marker") if m.group("marker") else m.start("step")
+    return {next(i for i, t in enumerate(toks) if t.kind == "num" and t.start >= at)}
+
+
+def _in_prompt(name: str, prompt: _Prompt, text: str) -> bool:
+    """Whether the prompt shows ``name`` as a whole token (names may hold any Gurobi character)."""
+    if name in prompt.tokens:
+        return True
+    return re.search(rf"(?<![\w.\[\]-]){re.escape(name)}(?![\w.\[\]-])", text) is not None
+
+
+def split_answer(answer: str) -> tuple[str, str | None]:
+    """(think text, the text after the last ``Action:`` prefix or None)."""
+    head, sep, tail = answer.rpartition(ACTION_PREFIX)
+    if not sep:
+        return answer.replace(THINK_OPEN, " ").replace(THINK_CLOSE, " "), None
+    return head.replace(THINK_OPEN, " ").replace(THINK_CLOSE, " "), tail.strip()
+
+
+def check_grounding(prompt: str, answer: str) -> Grounding:
+    """Judge every number and name of ``answer`` against ``prompt`` (see the module doc)."""
+    judge = _Judge(_index(prompt), prompt)
+    think, action = split_answer(answer)
+    judge.think(think)
+    if action is not None:
+        judge.action(action)
+    return judge.result()
+
+
+if __name__ == "__main__":
+    import sys
+
+    from converters.grounding_report import main
+
+    sys.exit(main())

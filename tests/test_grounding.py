@@ -1,0 +1,160 @@
+"""converters.grounding: every number and name of an answer is shown in the prompt or derived in writing.
+
+The prompts are real observations (ordebug.observation.render in the rich layout, the user's legacy
+samples); the rules are those of the module doc and docs/grounding.md.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from converters.grounding import check_grounding
+from converters.grounding_report import ground, read_samples
+from ordebug.answer import format_answer
+
+# The rich layout's lines for one IIS member (the issue's example) and a legacy name list.
+PROMPT = """## IIS (Irreducible Infeasible Subsystem)
+Conflicting Constraints: ['c3', 'c_key_lower']
+Conflicting Bounds: ['x0']
+c_key_lower: 1.38 x0 + 2 x1 >= 25.9609
+c3: x0 + x8 <= 12.5
+x0: [0, 10]
+tolerance 1e-06, scale 8.0"""
+
+
+def answer(think: str, action: str = "SUBMIT()") -> str:
+    return format_answer(think, action)
+
+
+def bad(g) -> list[tuple[str, str]]:
+    return [(f.text, f.reason) for f in g.ungrounded]
+
+
+def test_a_correct_derivation_grounds_its_result_and_the_action_amount() -> None:
+    g = check_grounding(
+        PROMPT,
+        answer(
+            "c_key_lower needs 25.9609 but x1 gives at most 2 * 10 = 20 with x0 at 0. "
+            "So 25.9609 - 2 * 10 = 5.9609 is missing; relax c_key_lower by 5.9609.",
+            "RELAX_CONSTRAINT(c_key_lower, 5.9609)",
+        ),
+    )
+    assert g.ok, bad(g)
+    # derived: 20, 5.9609 (the derivation), 5.9609 (the mention), 5.9609 (the action's amount)
+    assert g.grounded_by == {"shown": 7, "derived": 4}  # 0 is shown too (x0: [0, 10])
+    assert g.numbers_total == g.numbers_grounded == 11
+    assert g.names_total == g.names_grounded == 5  # c_key_lower x3 in think, x1, x0, + the action target
+
+
+@pytest.mark.parametrize(
+    ("think", "reason"),
+    [
+        ("25.9609 - 2 * 10 = 6.9609", "wrong derivation: 25.9609 - 2 * 10 = 5.9609, not 6.9609"),
+        ("25.9609 - 2 * 10 = 5.97", "wrong derivation"),  # 5.9609 printed to 2 places is 5.96
+        ("(25.9609 - 2) * 10 = 5.9609", "wrong derivation"),  # precedence and parentheses count
+        ("12.5 / 0 = 3", "a division by zero"),
+        ("25.9609 - 7.5 = 18.4609", "derived from ungrounded 7.5"),  # 7.5 is not on the screen
+    ],
+)
+def test_a_wrong_or_unsupported_derivation_is_ungrounded(think: str, reason: str) -> None:
+    g = check_grounding(PROMPT, answer(think))
+    assert not g.ok
+    assert any(reason in why for _, why in bad(g)), bad(g)
+
+
+def test_rounding_is_a_derivation_with_a_lone_number() -> None:
+    assert check_grounding(PROMPT, answer("25.9609 = 25.96, so relax by 25.96")).ok
+    assert check_grounding(PROMPT, answer("25.9609 - 2 * 10 = 5.96")).ok  # within half a unit of 0.01
+    g = check_grounding(PROMPT, answer("25.9609 = 25.95"))
+    assert bad(g) == [("25.95", "wrong derivation: 25.9609 = 25.9609, not 25.95")]
+
+
+def test_a_derived_value_must_come_from_derivations_before_it_as_operand() -> None:
+    # 20 is used as an operand before it is derived: the operand is not grounded by a later line
+    g = check_grounding(PROMPT, answer("25.9609 - 20 = 5.9609\n2 * 10 = 20"))
+    assert ("20", "operand not in the prompt") in bad(g)
+    assert check_grounding(PROMPT, answer("2 * 10 = 20\n25.9609 - 20 = 5.9609")).ok
+
+
+def test_numbers_match_by_value_and_digits_inside_names_are_not_numbers() -> None:
+    assert check_grounding(PROMPT, answer("scale 8, tolerance 0.000001, c3 rhs 12.50, bound -10")).ok
+    g = check_grounding(PROMPT, answer("x8 is at most 8.5"))  # 8 shows only inside the name x8
+    assert bad(g) == [("8.5", "not in the prompt")]
+    g = check_grounding("Constraint Names: ['c5', 'x5']", answer("relax c5 by 5"))
+    assert bad(g) == [("5", "not in the prompt")]
+
+
+def test_a_made_up_amount_and_a_name_not_in_the_model_are_flagged() -> None:
+    # the issue's example: a probe result the student never saw
+    g = check_grounding(
+        PROMPT,
+        answer(
+            "relax c_key_lower by at least 8.20228 (objective 16.6752); c_ghost is slack",
+            "RELAX_CONSTRAINT(c_key_lower, 8.20229)",
+        ),
+    )
+    assert [(f.kind, f.text, f.part) for f in g.ungrounded] == [
+        ("number", "8.20228", "think"),
+        ("number", "16.6752", "think"),
+        ("name", "c_ghost", "think"),
+        ("number", "8.20229", "action"),
+    ]
+    g = check_grounding(PROMPT, answer("drop it", "DROP_CONSTRAINT(c_missing)"))
+    assert bad(g) == [("c_missing", "not in the prompt")]
+    assert (g.names_total, g.names_grounded) == (1, 0)
+
+
+def test_counts_of_shown_lists_constants_and_labels() -> None:
+    # a legacy observation shows names only: 2 = len(['c3', 'c_key_lower']), 0 and 1 are constants,
+    # and "Step 4:", "1." and "2." label the answer's own text
+    legacy = "Conflicting Constraints: ['c3', 'c_key_lower']\nConflicting Bounds: []"
+    text = "Step 4: the IIS holds 2 constraints and 0 bounds; relax by 1.\n1. c3 first\n2. then c_key_lower"
+    g = check_grounding(legacy, answer(text))
+    assert g.ok, bad(g)
+    assert g.grounded_by == {"count": 2, "constant": 1}  # 0 = len([]) is a count first
+    assert bad(check_grounding(legacy, answer("the IIS holds 3 constraints"))) == [("3", "not in the prompt")]
+    # a step number mid-sentence is a fact about the history, which this prompt does not show
+    g = check_grounding(PROMPT, answer("at step 3 I relaxed c3"))
+    assert bad(g) == [("3", "not in the prompt")]
+
+
+def test_action_names_and_words_are_not_names_and_algebra_is_not_arithmetic() -> None:
+    g = check_grounding(
+        PROMPT, answer("DROP_CONSTRAINT and relax_constraint are actions; x0 + 3 = 5 is algebra")
+    )
+    assert g.names_total == 1  # x0 only
+    assert bad(g) == [("3", "not in the prompt"), ("5", "not in the prompt")]
+
+
+def test_the_users_teacher_data_is_measured_with_its_made_up_amounts(shared_data: Path) -> None:
+    path = shared_data / "legacy_sft" / "sft_gpt52chat.json"
+    samples = list(read_samples(path))
+    verdicts = [ground(s) for s in samples]
+    # "Relaxing by 5.0" names an amount the legacy observation shows only by chance: as a number
+    # ("Variables: 5") or as the length of a list of five names. "Relaxing by 1.0" is the unit step.
+    shows_five = re.compile(r"(?<![\w.])5(?![\w.])|\[(?:'[^']*', ){4}'[^']*'\]")
+    fives = [
+        (shows_five.search(s.input) is not None, g)
+        for s, g in zip(samples, verdicts, strict=True)
+        if "Relaxing by 5.0" in s.output
+    ]
+    assert sum(not shown for shown, _ in fives) > 100
+    for shown, g in fives:
+        assert (("5.0", "not in the prompt") not in bad(g)) is shown
+    assert all(g.ok for s, g in zip(samples, verdicts, strict=True) if "Relaxing by 1.0" in s.output)
+    # every name the teacher wrote is in its prompt
+    assert sum(g.names_total for g in verdicts) == sum(g.names_grounded for g in verdicts) > 0
+
+
+def test_cli_prints_a_table_per_agent(shared_data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from converters.grounding_report import main
+
+    assert main([str(shared_data / "legacy_sft" / "sft_qwen_chat.val.jsonl"), "--examples", "1"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].split()[:3] == ["agent", "samples", "grounded"]
+    assert "grounding: numbers" in out
+    assert main(["/nonexistent.jsonl"]) == 2
+    assert "/nonexistent.jsonl does not exist" in capsys.readouterr().err
