@@ -10,8 +10,8 @@ many samples are fully grounded, without converting anything. The rules are thos
 Card JSON contract (``card["grounding"]``; other tools read these keys):
 ``numbers_total``, ``numbers_grounded``, ``numbers_grounded_share``, ``names_total``,
 ``names_grounded``, ``samples_total``, ``samples_grounded``, ``samples_grounded_share``,
-``by_source`` (source -> the same counts), ``by_agent`` (likewise), ``examples`` (a few ungrounded
-samples: ``where`` file:line, ``source``, ``agent``, ``findings``), ``dropped_ungrounded``
+``by_source`` (source -> the same counts), ``by_agent`` (likewise), ``examples`` (up to 3 ungrounded samples
+per source: ``where`` file:line, ``source``, ``agent``, ``findings``), ``dropped_ungrounded``
 (samples removed by ``--require-grounded``), ``warning`` (a sentence, or null).
 """
 
@@ -33,7 +33,8 @@ from ordebug.prompts import system_prompt
 
 #: Below this share of fully grounded samples the card and the console print a warning.
 WARN_BELOW = 0.5
-EXAMPLES = 5
+#: Ungrounded examples kept per source (every source gets its own, however large the others are).
+EXAMPLES = 3
 
 
 def sample_prompt(sample: Sample) -> str:
@@ -96,7 +97,7 @@ class Tally:
         self.total.add(g)
         self.by_source.setdefault(meta["source"] or "?", _Counts()).add(g)
         self.by_agent.setdefault(meta["agent"] or "?", _Counts()).add(g)
-        if not g.ok and len(self.examples) < self.examples_max:
+        if not g.ok and sum(e["source"] == meta["source"] for e in self.examples) < self.examples_max:
             self.examples.append(
                 {
                     "where": meta["origin"],
@@ -117,16 +118,24 @@ class Tally:
 
 
 def warning(summary: dict[str, Any]) -> str | None:
-    """A sentence when few samples are fully grounded (never silent about an ungrounded dataset)."""
-    share = summary["samples_grounded_share"]
-    if share is None or share >= WARN_BELOW:
+    """A sentence when a source has few fully grounded samples (never silent about ungrounded data)."""
+    if not summary["samples_total"]:
         return None
-    low = [k for k, v in summary["by_source"].items() if (v["samples_grounded_share"] or 0) < WARN_BELOW]
-    what = "no sample is" if summary["samples_grounded"] == 0 else f"only {share:.1%} of samples are"
+    low = {k: v for k, v in summary["by_source"].items() if (v["samples_grounded_share"] or 0) < WARN_BELOW}
+    if not low:
+        return None
+    head = (
+        f"no sample is fully grounded (numbers {_pct(summary['numbers_grounded_share'])} grounded)"
+        if summary["samples_grounded"] == 0
+        else f"under {WARN_BELOW:.0%} of samples fully grounded in source(s) "
+        + ", ".join(
+            f"{k} {_pct(v['samples_grounded_share'])} (numbers {_pct(v['numbers_grounded_share'])})"
+            for k, v in low.items()
+        )
+    )
     return (
-        f"{what} fully grounded (numbers {_pct(summary['numbers_grounded_share'])} grounded; "
-        f"sources {', '.join(low)}): their answers state numbers or names the prompt does not show "
-        "(docs/grounding.md); --require-grounded drops them"
+        f"{head}: their answers state numbers or names the prompt does not show (docs/grounding.md); "
+        "--require-grounded drops them"
     )
 
 
@@ -160,6 +169,36 @@ def table(summary: dict[str, Any], by: str = "by_source") -> str:
     return "\n".join(rows)
 
 
+def markdown(summary: dict[str, Any]) -> list[str]:
+    """The card's "Grounding" section for people: shares, a row per source, the warning, examples."""
+    out = ["## Grounding", ""]
+    out += [
+        (
+            "Numbers and names of the answers (`<think>` and the action's arguments) that the prompt shows "
+            "or the answer derives in checkable arithmetic (rules: `docs/grounding.md`)."
+        ),
+        "",
+    ]
+    if summary.get("warning"):
+        out += [f"**Warning:** {summary['warning']}.", ""]
+    out += [
+        "| source | samples | fully grounded | numbers | grounded | names | grounded |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for key, c in [*summary["by_source"].items(), ("**all**", summary)]:
+        out.append(
+            f"| {key} | {c['samples_total']} | {_pct(c['samples_grounded_share'])} | {c['numbers_total']} "
+            f"| {_pct(c['numbers_grounded_share'])} | {c['names_total']} | {_pct(c['names_grounded_share'])} |"
+        )
+    out += ["", f"Dropped as ungrounded (`--require-grounded`): {summary['dropped_ungrounded']}.", ""]
+    if summary["examples"]:
+        out += ["Ungrounded examples:", ""]
+        for ex in summary["examples"]:
+            out.append(f"- `{ex['where']}` ({ex['agent'] or ex['source']}): " + "; ".join(ex["findings"]))
+        out.append("")
+    return out
+
+
 def read_samples(path: Path, *, keep_failures: bool = False) -> Iterable[Sample]:
     """Samples of one trajectory, Alpaca or messages file, as the converter would read them."""
     kind, stats = detect_kind(path), ReadStats()
@@ -185,7 +224,9 @@ def build_parser() -> argparse.ArgumentParser:
         "messages .jsonl, or a converted split (data/NAME/train.jsonl)",
     )
     p.add_argument("--by", choices=["source", "agent"], default="agent", help="one table row per")
-    p.add_argument("--examples", type=int, default=EXAMPLES, metavar="N", help="ungrounded samples to show")
+    p.add_argument(
+        "--examples", type=int, default=EXAMPLES, metavar="N", help="ungrounded samples to show per source"
+    )
     p.add_argument("--keep-failures", action="store_true", help="also count steps of failed trajectories")
     return p
 

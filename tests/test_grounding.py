@@ -6,7 +6,10 @@ samples); the rules are those of the module doc and docs/grounding.md.
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -158,3 +161,98 @@ def test_cli_prints_a_table_per_agent(shared_data: Path, capsys: pytest.CaptureF
     assert "grounding: numbers" in out
     assert main(["/nonexistent.jsonl"]) == 2
     assert "/nonexistent.jsonl does not exist" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ in the converter and its card
+
+
+def _teacher_rows(shared_data: Path, n: int) -> list[dict]:
+    """n of the user's legacy samples that are grounded ("Relaxing by 1.0"), each a distinct problem."""
+    rows = json.loads((shared_data / "legacy_sft" / "sft_gpt52chat.json").read_text())["data"]
+    return [r for r in rows if "Relaxing by 1.0" in r["output"]][:n]
+
+
+def _write(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def _made_up(row: dict, amount: str = "7.31", target: str | None = None) -> dict:
+    """The same sample with an amount (and maybe a target) the prompt never shows."""
+    out = row["output"].replace("Relaxing by 1.0", f"Relaxing by {amount}").replace(", 1.0)", f", {amount})")
+    if target:
+        name = out.rsplit("(", 1)[1].split(",")[0]
+        out = out.replace(name, target)
+    return {**row, "output": out}
+
+
+def _convert(root: Path, inputs: list[str], **kw) -> dict:
+    from converters.pipeline import ConvertOptions, convert
+
+    return convert(
+        ConvertOptions(inputs=inputs, root=root, progress=False, length_check=False, val=0, test=0, **kw)
+    )
+
+
+def test_the_card_reports_grounding_and_require_grounded_drops_and_counts(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    rows = _teacher_rows(shared_data, 12)
+    good, made_up, ghost = rows[:10], _made_up(rows[10]), _made_up(rows[11], "1.0", target="c_ghost")
+    path = _write(tmp_path / "teacher.jsonl", [*good, made_up, ghost])
+    card = _convert(tmp_path, [f"teacher={path}"])
+    g = card["grounding"]
+    assert (g["samples_total"], g["samples_grounded"], g["samples_grounded_share"]) == (12, 10, 0.8333)
+    assert g["by_source"]["teacher"]["samples_grounded"] == 10 and g["dropped_ungrounded"] == 0
+    assert g["names_total"] - g["names_grounded"] == 2  # c_ghost in the think ('c_ghost') and the action
+    assert {e["where"] for e in g["examples"]} == {f"{path}:11", f"{path}:12"}
+    assert "number '7.31' (think): not in the prompt" in g["examples"][0]["findings"]
+    assert g["warning"] is None
+    readme = (tmp_path / "data" / "ordebug" / "README.md").read_text()
+    assert "## Grounding" in readme and f"`{path}:11`" in readme
+
+    card = _convert(tmp_path, [f"teacher={path}"], require_grounded=True)
+    g = card["grounding"]
+    assert (g["samples_total"], g["samples_grounded"], g["dropped_ungrounded"]) == (10, 10, 2)
+    assert card["dropped"]["ungrounded"]["count"] == 2
+    assert card["total"]["samples"] == 10
+    written = [
+        json.loads(x) for x in (tmp_path / "data" / "ordebug" / "train.jsonl").read_text().splitlines()
+    ]
+    assert sorted(r["output"] for r in written) == sorted(r["output"] for r in good)
+
+
+def test_require_grounded_that_would_empty_a_source_is_an_error_naming_it(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    from converters.errors import ConvertError
+
+    rows = _teacher_rows(shared_data, 8)
+    good = _write(tmp_path / "good.jsonl", rows[:4])
+    bad_rows = [_made_up(r, f"{7 + i}.31") for i, r in enumerate(rows[4:])]
+    made_up = _write(tmp_path / "made_up.jsonl", bad_rows)
+    with pytest.raises(ConvertError, match=r"would drop all 4 samples of source 'hallucinating'") as err:
+        _convert(tmp_path, [f"teacher={good}", f"hallucinating={made_up}"], require_grounded=True)
+    assert f"{made_up}:1" in str(err.value) and "7.31" in str(err.value)
+    assert not (tmp_path / "data").exists()  # nothing half-written
+
+
+def test_a_dataset_with_nothing_grounded_says_so_on_the_console_and_in_the_card(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    rows = [_made_up(r, f"{3 + i}.77") for i, r in enumerate(_teacher_rows(shared_data, 6))]
+    path = _write(tmp_path / "made_up.jsonl", rows)
+    done = subprocess.run(
+        [sys.executable, "-m", "converters.sft", "--in", str(path), "--root", str(tmp_path), "--quiet",
+         "--no-length-check"],
+        capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1], check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "grounding: numbers" in done.stdout and "samples fully grounded 0.0% (0/6)" in done.stdout
+    assert "warning: no sample is fully grounded" in done.stdout
+    card = json.loads((tmp_path / "data" / "ordebug" / "card.json").read_text())
+    assert card["grounding"]["warning"].startswith("no sample is fully grounded (numbers ")
+    assert (
+        "**Warning:** no sample is fully grounded"
+        in (tmp_path / "data" / "ordebug" / "README.md").read_text()
+    )
