@@ -45,12 +45,13 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Literal
 
-from ordebug.actions import ActionName, parse_action
+from ordebug.actions import Action, ActionName, parse_action
 from ordebug.answer import ACTION_PREFIX, THINK_CLOSE, THINK_OPEN
 from ordebug.errors import ActionParseError
 
@@ -103,6 +104,11 @@ _TOKEN = re.compile(
     r"|(?P<ws>[ \t]+)"
     r"|(?P<other>.)"
 )
+# Names and numbers only: what a line without '=' (and a prompt) needs; same tokens as _TOKEN gives.
+_WORDS = re.compile(
+    r"(?P<name>[A-Za-z_][A-Za-z0-9_]*(?:\[[^\]\s]*\])?)|(?P<num>(?:\d+(?:\.\d+)?|\.\d+)(?:[eE][+-]?\d+)?)"
+)
+_NAME_MARK = re.compile(r"[\d_\]]")
 _LABEL = re.compile(
     r"^[ \t>*•-]*(?:(?P<marker>\(?\d+[.)])[ \t]|(?i:step)[ \t]+(?P<step>\d+)\b)", re.MULTILINE
 )
@@ -119,6 +125,8 @@ class _Tok:
 
 
 def _tokens(line: str) -> list[_Tok]:
+    if "=" not in line and "≈" not in line:  # no derivation: names and numbers are all that count
+        return [_Tok(m.lastgroup, m.group(), m.start()) for m in _WORDS.finditer(line)]  # type: ignore[arg-type]
     return [
         _Tok(m.lastgroup or "other", m.group(), m.start())
         for m in _TOKEN.finditer(line)
@@ -132,9 +140,7 @@ def _key(value: float) -> float:
 
 
 def _looks_like_name(token: str) -> bool:
-    return (
-        any(c.isdigit() for c in token) or "_" in token or token.endswith("]")
-    ) and token.lower() not in _ACTION_WORDS
+    return _NAME_MARK.search(token) is not None and token.lower() not in _ACTION_WORDS
 
 
 # --- the prompt --------------------------------------------------------------------------------
@@ -149,15 +155,28 @@ class _Prompt:
 @lru_cache(maxsize=4096)
 def _index(prompt: str) -> _Prompt:
     values, tokens = set(), set()
-    for m in _TOKEN.finditer(prompt):
+    for m in _WORDS.finditer(prompt):
         if m.lastgroup == "num":
             values.add(_key(float(m.group())))
-        elif m.lastgroup == "name":
+        else:
             tokens.add(m.group())
     quoted = {a or b for a, b in _QUOTED.findall(prompt)}
     counts = {float(len(_QUOTED.findall(m.group(1)))) for m in _QUOTED_LIST.finditer(prompt)}
     names = {t for t in tokens if _looks_like_name(t)} | (quoted & tokens)
     return _Prompt(frozenset(values), frozenset(counts), frozenset(tokens), frozenset(names))
+
+
+def _shown(parts: tuple[str, ...]) -> _Prompt:
+    """One index over a prompt's parts; each part's index is cached (the system prompt is shared)."""
+    first, *rest = (_index(p) for p in parts)
+    for more in rest:  # a few set unions in C: cheaper than asking each part in turn
+        first = _Prompt(
+            first.values | more.values,
+            first.counts | more.counts,
+            first.tokens | more.tokens,
+            first.model_names | more.model_names,
+        )
+    return first
 
 
 # --- arithmetic --------------------------------------------------------------------------------
@@ -277,8 +296,8 @@ def _derivation_start(toks: list[_Tok], eq: int) -> int | None:
 class _Judge:
     """Judges the numbers and names of one answer against one prompt, in reading order."""
 
-    def __init__(self, prompt: _Prompt, text: str) -> None:
-        self.p, self.text = prompt, text
+    def __init__(self, parts: tuple[str, ...]) -> None:
+        self.p, self.parts = _shown(parts), parts
         self.derived: set[float] = set()  # keys of verified, grounded results so far
         self.numbers = self.numbers_ok = self.names = self.names_ok = 0
         self.findings: list[Finding] = []
@@ -312,6 +331,12 @@ class _Judge:
             self.findings.append(Finding("name", text, part, "not in the prompt"))
 
     def think(self, text: str) -> None:
+        if "=" not in text and "≈" not in text:  # no derivation (most answers): one scan of the text
+            labels = {m.start("marker") + (m.group("marker")[0] == "(") if m.group("marker") else m.start("step")
+                      for m in _LABEL.finditer(text)}  # fmt: skip
+            for m in _WORDS.finditer(text):
+                self.mention(m.lastgroup, m.group(), m.start() in labels)
+            return
         # two passes: derivations first (their results ground mentions anywhere), then mentions
         lines = []
         for line in text.splitlines():
@@ -320,13 +345,16 @@ class _Judge:
             lines.append((toks, skip, self._derivations(toks, skip)))
         for toks, skip, used in lines:
             for i, t in enumerate(toks):
-                if i in skip or i in used:
-                    continue
-                if t.kind == "num":
-                    value = float(t.text)
-                    self.number(t.text, value, "think", self.basis(value), "not in the prompt")
-                elif t.kind == "name" and (t.text in self.p.model_names or _looks_like_name(t.text)):
-                    self.name(t.text, "think", t.text in self.p.tokens)
+                if t.kind in ("num", "name"):
+                    self.mention(t.kind, t.text, i in skip or i in used)
+
+    def mention(self, kind: str | None, text: str, skip: bool) -> None:
+        if kind == "num":
+            if not skip:
+                value = float(text)
+                self.number(text, value, "think", self.basis(value), "not in the prompt")
+        elif text in self.p.model_names or _looks_like_name(text):
+            self.name(text, "think", text in self.p.tokens)
 
     def _derivations(self, toks: list[_Tok], skip: set[int]) -> set[int]:
         """Judge every ``EXPR = RESULT`` of a line; return the indices of the tokens they used."""
@@ -381,12 +409,12 @@ class _Judge:
 
     def action(self, line: str) -> None:
         try:
-            action = parse_action(line, lenient=True)
+            action = _parse(line)
         except ActionParseError:
             self.think(line)  # unparsable: judge its tokens like free text
             return
         if action.target is not None:
-            self.name(action.target, "action", _in_prompt(action.target, self.p, self.text))
+            self.name(action.target, "action", _in_prompt(action.target, self.p, self.parts))
         for value in action.values:
             text = f"{value:g}"
             self.number(text, value, "action", self.basis(value), "not in the prompt or derived in <think>")
@@ -402,15 +430,16 @@ def _labels(line: str, toks: list[_Tok]) -> set[int]:
     m = _LABEL.match(line)
     if not m:
         return set()
-    at = m.start("marker") if m.group("marker") else m.start("step")
-    return {next(i for i, t in enumerate(toks) if t.kind == "num" and t.start >= at)}
+    at = m.start("marker") + (m.group("marker")[0] == "(") if m.group("marker") else m.start("step")
+    return {i for i, t in enumerate(toks) if t.start == at}
 
 
-def _in_prompt(name: str, prompt: _Prompt, text: str) -> bool:
+def _in_prompt(name: str, prompt: _Prompt, parts: tuple[str, ...]) -> bool:
     """Whether the prompt shows ``name`` as a whole token (names may hold any Gurobi character)."""
     if name in prompt.tokens:
         return True
-    return re.search(rf"(?<![\w.\[\]-]){re.escape(name)}(?![\w.\[\]-])", text) is not None
+    whole = re.compile(rf"(?<![\w.\[\]-]){re.escape(name)}(?![\w.\[\]-])")
+    return any(whole.search(part) for part in parts)
 
 
 def split_answer(answer: str) -> tuple[str, str | None]:
@@ -421,9 +450,18 @@ def split_answer(answer: str) -> tuple[str, str | None]:
     return head.replace(THINK_OPEN, " ").replace(THINK_CLOSE, " "), tail.strip()
 
 
-def check_grounding(prompt: str, answer: str) -> Grounding:
-    """Judge every number and name of ``answer`` against ``prompt`` (see the module doc)."""
-    judge = _Judge(_index(prompt), prompt)
+@lru_cache(maxsize=4096)
+def _parse(line: str) -> Action:
+    return parse_action(line, lenient=True)
+
+
+def check_grounding(prompt: str | Sequence[str], answer: str) -> Grounding:
+    """Judge every number and name of ``answer`` against ``prompt`` (see the module doc).
+
+    ``prompt`` may be given in parts (system prompt, user turn, ...): the same as their concatenation
+    with line breaks between, and a part shared by many samples is indexed once."""
+    parts = (prompt,) if isinstance(prompt, str) else tuple(prompt)
+    judge = _Judge(parts)
     think, action = split_answer(answer)
     judge.think(think)
     if action is not None:

@@ -37,10 +37,10 @@ WARN_BELOW = 0.5
 EXAMPLES = 3
 
 
-def sample_prompt(sample: Sample) -> str:
+def sample_prompt(sample: Sample) -> tuple[str, str]:
     """Everything the model is shown before it answers: system prompt and user turn."""
     system = sample.system or (system_prompt(sample.meta["layout"]) if sample.meta["layout"] else "")
-    return f"{system}\n\n{sample.user}"
+    return system, sample.user
 
 
 def ground(sample: Sample) -> Grounding:
