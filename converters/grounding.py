@@ -135,8 +135,9 @@ def _tokens(line: str) -> list[_Tok]:
 
 
 def _key(value: float) -> float:
-    """Values equal to 12 significant digits share a key (8.0 = 8, 1e-06 = 0.000001)."""
-    return float(f"{abs(value):.12g}")
+    """The value without its sign. Every value compared was parsed from printed decimals, and equal
+    decimals parse to the same float (8.0 = 8, 1e-06 = 0.000001)."""
+    return abs(value) + 0.0
 
 
 def _looks_like_name(token: str) -> bool:
@@ -149,34 +150,42 @@ class _Prompt:
     values: frozenset[float]  # shown numbers (keys)
     counts: frozenset[float]  # lengths of shown quoted-name lists
     tokens: frozenset[str]  # every identifier token
-    model_names: frozenset[str]  # tokens that name model elements
+    model_names: frozenset[str]  # tokens the prompt quotes (names of model elements)
 
 
 @lru_cache(maxsize=4096)
 def _index(prompt: str) -> _Prompt:
-    values, tokens = set(), set()
-    for m in _WORDS.finditer(prompt):
-        if m.lastgroup == "num":
-            values.add(_key(float(m.group())))
-        else:
-            tokens.add(m.group())
-    quoted = {a or b for a, b in _QUOTED.findall(prompt)}
-    counts = {float(len(_QUOTED.findall(m.group(1)))) for m in _QUOTED_LIST.finditer(prompt)}
-    names = {t for t in tokens if _looks_like_name(t)} | (quoted & tokens)
-    return _Prompt(frozenset(values), frozenset(counts), frozenset(tokens), frozenset(names))
+    pairs = _WORDS.findall(prompt)  # (name, number) pairs, one of them empty
+    tokens = frozenset(name for name, _ in pairs if name)
+    values = frozenset(abs(float(num)) for _, num in pairs if num)
+    counts = frozenset(float(len(_QUOTED.findall(m.group(1)))) for m in _QUOTED_LIST.finditer(prompt))
+    # names the prompt quotes ("['c0', 'demand']"); name-like tokens are recognised by their shape
+    quoted = frozenset(a or b for a, b in _QUOTED.findall(prompt)) & tokens
+    return _Prompt(values, counts, tokens, quoted)
 
 
-def _shown(parts: tuple[str, ...]) -> _Prompt:
-    """One index over a prompt's parts; each part's index is cached (the system prompt is shared)."""
-    first, *rest = (_index(p) for p in parts)
-    for more in rest:  # a few set unions in C: cheaper than asking each part in turn
-        first = _Prompt(
-            first.values | more.values,
-            first.counts | more.counts,
-            first.tokens | more.tokens,
-            first.model_names | more.model_names,
-        )
-    return first
+class _Shown:
+    """What a prompt in parts shows: each part's cached index, asked in turn (no merged copy: the
+    system prompt's index is shared by every sample, and most answers ask about a dozen tokens)."""
+
+    __slots__ = ("counts", "model_names", "tokens", "values")
+
+    def __init__(self, parts: tuple[str, ...]) -> None:
+        idx = [_index(p) for p in parts]
+        self.values = _AnyOf(i.values for i in idx)
+        self.counts = _AnyOf(i.counts for i in idx)
+        self.tokens = _AnyOf(i.tokens for i in idx)
+        self.model_names = _AnyOf(i.model_names for i in idx)
+
+
+class _AnyOf(tuple):
+    """Membership in any of several sets."""
+
+    def __contains__(self, item: object) -> bool:  # type: ignore[override]
+        for group in self:
+            if item in group:
+                return True
+        return False
 
 
 # --- arithmetic --------------------------------------------------------------------------------
@@ -297,7 +306,7 @@ class _Judge:
     """Judges the numbers and names of one answer against one prompt, in reading order."""
 
     def __init__(self, parts: tuple[str, ...]) -> None:
-        self.p, self.parts = _shown(parts), parts
+        self.p, self.parts = _Shown(parts), parts
         self.derived: set[float] = set()  # keys of verified, grounded results so far
         self.numbers = self.numbers_ok = self.names = self.names_ok = 0
         self.findings: list[Finding] = []
@@ -434,7 +443,7 @@ def _labels(line: str, toks: list[_Tok]) -> set[int]:
     return {i for i, t in enumerate(toks) if t.start == at}
 
 
-def _in_prompt(name: str, prompt: _Prompt, parts: tuple[str, ...]) -> bool:
+def _in_prompt(name: str, prompt: _Shown, parts: tuple[str, ...]) -> bool:
     """Whether the prompt shows ``name`` as a whole token (names may hold any Gurobi character)."""
     if name in prompt.tokens:
         return True
