@@ -16,7 +16,8 @@ A number in the answer is *grounded* when one of these holds:
 - **count**: it equals the number of items of a list of quoted names the prompt shows
   (``Conflicting Constraints: ['c0', 'c2', 'c3']`` grounds "the IIS holds 3 constraints").
   Counting a shown list is a step anyone can check; any other count must be shown or derived.
-- **constant**: it is 0 or 1 (default bounds, the binary domain, a unit step). No other constant.
+- **constant**: it is 0 or 1 (default bounds, the binary domain, a unit step); 100 only as an operand
+  of a derivation (the percent factor). No other constant.
 - **derived**: the answer writes ``EXPR = RESULT`` (``≈`` is accepted for ``=``) where EXPR is
   numbers, ``+ - * /`` (``×``, ``−`` too) and parentheses with the usual precedence, e.g.
   ``25.9609 - 2 * 10 = 5.9609``. EXPR is evaluated by a small parser (never ``eval``). RESULT is
@@ -57,6 +58,8 @@ from ordebug.errors import ActionParseError
 
 #: Numbers that need no evidence: default bounds, the binary domain, a unit step.
 CONSTANTS: frozenset[float] = frozenset({0.0, 1.0})
+#: Further constants, as operands of a derivation only: the percent factor (``a / b * 100 = p``).
+OPERAND_CONSTANTS: frozenset[float] = frozenset({100.0})
 
 Kind = Literal["number", "name"]
 Part = Literal["think", "action"]
@@ -386,11 +389,10 @@ class _Judge:
             for i in range(start, eq):
                 if toks[i].kind != "num":
                     continue
-                basis = self.basis(float(toks[i].text))
+                value = float(toks[i].text)
+                basis = self.basis(value) or ("constant" if value in OPERAND_CONSTANTS else None)
                 if i not in used:  # a result reused as an operand is counted once
-                    self.number(
-                        toks[i].text, float(toks[i].text), "think", basis, "operand not in the prompt"
-                    )
+                    self.number(toks[i].text, value, "think", basis, "operand not in the prompt")
                     used.add(i)
                 if basis is None:
                     missing.append(toks[i].text)

@@ -256,3 +256,9 @@ def test_a_dataset_with_nothing_grounded_says_so_on_the_console_and_in_the_card(
         "**Warning:** no sample is fully grounded"
         in (tmp_path / "data" / "ordebug" / "README.md").read_text()
     )
+
+
+def test_a_percentage_derives_with_the_factor_100_which_alone_grounds_nothing() -> None:
+    prompt = "c3: x0 >= 27.2892\nCHECK_SLACK(c3): violated by 0.0122971"
+    assert check_grounding(prompt, answer("0.0122971 / 27.2892 * 100 = 0.0451, a small change")).ok
+    assert bad(check_grounding(prompt, answer("relax c3 by 100"))) == [("100", "not in the prompt")]
