@@ -262,3 +262,16 @@ def test_a_percentage_derives_with_the_factor_100_which_alone_grounds_nothing() 
     prompt = "c3: x0 >= 27.2892\nCHECK_SLACK(c3): violated by 0.0122971"
     assert check_grounding(prompt, answer("0.0122971 / 27.2892 * 100 = 0.0451, a small change")).ok
     assert bad(check_grounding(prompt, answer("relax c3 by 100"))) == [("100", "not in the prompt")]
+
+
+def test_the_legacy_card_reports_what_the_checker_measures(shared_data: Path, tmp_path: Path) -> None:
+    path = shared_data / "legacy_sft" / "sft_gpt52chat.json"
+    verdicts = [ground(s) for s in read_samples(path)]
+    g = _convert(tmp_path, [str(path)])["grounding"]["by_source"]["legacy"]
+    assert g["samples_total"] == len(verdicts) == 774
+    assert g["samples_grounded"] == sum(v.ok for v in verdicts)
+    assert (g["numbers_total"], g["numbers_grounded"]) == (
+        sum(v.numbers_total for v in verdicts),
+        sum(v.numbers_grounded for v in verdicts),
+    )
+    assert 0.5 < g["numbers_grounded_share"] < 0.95  # made-up amounts, see the test above
