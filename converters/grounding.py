@@ -16,8 +16,8 @@ A number in the answer is *grounded* when one of these holds:
 - **count**: it equals the number of items of a list of quoted names the prompt shows
   (``Conflicting Constraints: ['c0', 'c2', 'c3']`` grounds "the IIS holds 3 constraints").
   Counting a shown list is a step anyone can check; any other count must be shown or derived.
-- **constant**: it is 0 or 1 (default bounds, the binary domain, a unit step); 100 only as an operand
-  of a derivation (the percent factor). No other constant.
+- **constant**: it is 0 or 1 (default bounds, the binary domain, a unit step) or an infinite bound
+  (an action's ``inf``); 100 only as an operand of a derivation (the percent factor). No other constant.
 - **derived**: the answer writes ``EXPR = RESULT`` (``≈`` is accepted for ``=``) where EXPR is
   numbers, ``+ - * /`` (``×``, ``−`` too) and parentheses with the usual precedence, e.g.
   ``25.9609 - 2 * 10 = 5.9609``. EXPR is evaluated by a small parser (never ``eval``). RESULT is
@@ -57,7 +57,7 @@ from ordebug.answer import ACTION_PREFIX, THINK_CLOSE, THINK_OPEN
 from ordebug.errors import ActionParseError
 
 #: Numbers that need no evidence: default bounds, the binary domain, a unit step.
-CONSTANTS: frozenset[float] = frozenset({0.0, 1.0})
+CONSTANTS: frozenset[float] = frozenset({0.0, 1.0, float("inf")})  # inf: no bound (UPDATE_BOUNDS)
 #: Further constants, as operands of a derivation only: the percent factor (``a / b * 100 = p``).
 OPERAND_CONSTANTS: frozenset[float] = frozenset({100.0})
 
@@ -111,12 +111,15 @@ _TOKEN = re.compile(
 _WORDS = re.compile(
     r"(?P<name>[A-Za-z_][A-Za-z0-9_]*(?:\[[^\]\s]*\])?)|(?P<num>(?:\d+(?:\.\d+)?|\.\d+)(?:[eE][+-]?\d+)?)"
 )
+_NAMES = re.compile(r"(?<![A-Za-z0-9_])[A-Za-z_][A-Za-z0-9_]*(?:\[[^\]\s]*\])?")
+_NUMBERS = re.compile(r"(?:\d+(?:\.\d+)?|\.\d+)(?:[eE][+-]?\d+)?")
 _NAME_MARK = re.compile(r"[\d_\]]")
 _LABEL = re.compile(
     r"^[ \t>*•-]*(?:(?P<marker>\(?\d+[.)])[ \t]|(?i:step)[ \t]+(?P<step>\d+)\b)", re.MULTILINE
 )
+_BRACKETS = re.compile(r"\[([^\[\]\n]*)\]")
 _QUOTED = re.compile(r"""'([^'\n]+)'|"([^"\n]+)\"""")
-_QUOTED_LIST = re.compile(r"\[((?:\s*(?:'[^'\n]*'|\"[^\"\n]*\")\s*,?)*)\]")
+_QUOTED_ITEMS = re.compile(r"""\s*(?:(?:'[^'\n]*'|"[^"\n]*")\s*(?:,\s*|$))*""")
 _ACTION_WORDS = frozenset(a.value.lower() for a in ActionName)
 
 
@@ -158,12 +161,15 @@ class _Prompt:
 
 @lru_cache(maxsize=4096)
 def _index(prompt: str) -> _Prompt:
-    pairs = _WORDS.findall(prompt)  # (name, number) pairs, one of them empty
-    tokens = frozenset(name for name, _ in pairs if name)
-    values = frozenset(abs(float(num)) for _, num in pairs if num)
-    counts = frozenset(float(len(_QUOTED.findall(m.group(1)))) for m in _QUOTED_LIST.finditer(prompt))
-    # names the prompt quotes ("['c0', 'demand']"); name-like tokens are recognised by their shape
-    quoted = frozenset(a or b for a, b in _QUOTED.findall(prompt)) & tokens
+    # whole-text regex passes, no per-token Python: identifiers (never starting inside a word, so the
+    # e of 1e-06 is no name), then the numbers of the text with the identifiers blanked out
+    tokens = frozenset(_NAMES.findall(prompt))
+    values = frozenset(map(float, _NUMBERS.findall(_NAMES.sub(" ", prompt))))
+    # lists of quoted names ("['c0', 'demand']"): their lengths are counts, their items model names
+    # (name-like tokens are recognised by their shape wherever they stand)
+    lists = [_QUOTED.findall(inner) for inner in _BRACKETS.findall(prompt) if _QUOTED_ITEMS.fullmatch(inner)]
+    counts = frozenset(float(len(items)) for items in lists)
+    quoted = frozenset(a or b for items in lists for a, b in items) & tokens
     return _Prompt(values, counts, tokens, quoted)
 
 

@@ -275,3 +275,10 @@ def test_the_legacy_card_reports_what_the_checker_measures(shared_data: Path, tm
         sum(v.numbers_grounded for v in verdicts),
     )
     assert 0.5 < g["numbers_grounded_share"] < 0.95  # made-up amounts, see the test above
+
+
+def test_action_bounds_compare_by_value_and_an_infinite_bound_is_a_constant() -> None:
+    g = check_grounding(PROMPT, answer("free x0 from above", "UPDATE_BOUNDS(x0, -10, inf)"))
+    assert g.ok and g.numbers_total == 2, bad(g)
+    g = check_grounding(PROMPT, answer("widen x0", "UPDATE_BOUNDS(x0, 0, 36.0398)"))
+    assert bad(g) == [("36.0398", "not in the prompt or derived in <think>")]
