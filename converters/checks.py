@@ -50,6 +50,7 @@ REASON_TEXT: dict[str, str] = {
     "already_optimal": "trajectory of a model already OPTIMAL at reset: not a debugging problem",
     "collector_skipped": "trajectory the collector marked skipped (no attempt to learn from)",
     "unknown_target": "action names a constraint/variable the model does not have",
+    "ungrounded": "answer states a number or name its prompt does not show (dropped with --require-grounded)",
 }
 
 
