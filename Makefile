@@ -77,7 +77,7 @@ export: $(STAMP) ## merge a run's LoRA adapter into a full model with the qwen3_
 	$(PY) -m recipes.export $(call opt,RUN,--run)
 
 # ---- eval ----
-eval: $(STAMP) ## evaluate: [RUN=DIR | BASE_MODEL=DIR | POLICY=heuristic|drop_first|oracle|openai|predictions] [PROBLEMS=DIR] [OUT=DIR] [CONCURRENCY=N] [MAX_STEPS=20] [PREDICTIONS=FILE] [TOOL_CALLS=FILE] [MODEL=] [BASE_URL=] [LIMIT=N] [BASELINES=a,b]
+eval: $(STAMP) ## evaluate: [RUN=DIR | BASE_MODEL=DIR | POLICY=heuristic|drop_first|oracle|openai|predictions] [PROBLEMS="DIR ..."] [OUT=DIR] [CONCURRENCY=N] [MAX_STEPS=20] [PREDICTIONS=FILE] [TOOL_CALLS=FILE] [MODEL=] [BASE_URL=] [LIMIT=N] [BASELINES=a,b]
 	$(PY) -m eval $(call opt,RUN,--run) $(call opt,POLICY,--policy) $(call opt,PROBLEMS,--problems) \
 	  $(call opt,OUT,--out) $(call opt,CONCURRENCY,--concurrency) $(call opt,MAX_STEPS,--max-steps) \
 	  $(call opt,PREDICTIONS,--predictions) $(call opt,TOOL_CALLS,--tool-calls) $(call opt,MODEL,--model) \

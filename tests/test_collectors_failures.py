@@ -16,15 +16,17 @@ import pytest
 
 from collectors.agents import SCRIPTED
 from collectors.agents.teacher import TeacherAgent
-from collectors.cli import EXIT_DOMAIN, EXIT_FAILED, main
+from collectors.cli import main
 from collectors.llm import LLMClient
 from collectors.llm_config import LLMConfig
 from collectors.loopback import LoopbackServer, Reply, drop_first_responder
-from collectors.runner import RunOptions, TeacherUnusableError, collect, summary_path
+from collectors.runner import RunOptions, collect, summary_path
+from ordebug.errors import OrDebugError
 from ordebug.problems import load_problems
 from tests.collectors_helpers import REPO, ids, make_bench, run_cli
 
 KEY = "sk-loopback-right-key-3"
+EXIT_DOMAIN, EXIT_FAILED = 2, 4  # collectors.cli's documented exit codes (README, docs/collecting.md)
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +92,7 @@ def test_an_endpoint_that_is_down_stops_the_run(bench, tmp_path) -> None:
     out = tmp_path / "t.jsonl"
     problems = load_problems(bench)
     with pytest.raises(
-        TeacherUnusableError, match=r"connection error.*check that the server at .* is running"
+        OrDebugError, match=r"connection error.*check that the server at .* is running"
     ):
         collect(problems, RunOptions(out=out, workers=1, concurrency=2, progress=False),
                 teacher=TeacherAgent(LLMClient(cfg)))  # fmt: skip
