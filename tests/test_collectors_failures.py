@@ -91,9 +91,7 @@ def test_an_endpoint_that_is_down_stops_the_run(bench, tmp_path) -> None:
     cfg = LLMConfig(base_url=url, model="m", api_key=KEY, max_retries=1, backoff_base_s=0.01, timeout_s=2)
     out = tmp_path / "t.jsonl"
     problems = load_problems(bench)
-    with pytest.raises(
-        OrDebugError, match=r"connection error.*check that the server at .* is running"
-    ):
+    with pytest.raises(OrDebugError, match=r"connection error.*check that the server at .* is running"):
         collect(problems, RunOptions(out=out, workers=1, concurrency=2, progress=False),
                 teacher=TeacherAgent(LLMClient(cfg)))  # fmt: skip
     assert ids(out) == []
