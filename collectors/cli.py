@@ -33,6 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
         "LLM-teacher agent. Incremental: rerun to resume; --overwrite starts afresh. Without --problems the "
         "default benchmark data/bench/default is generated if missing; without --agent the heuristic and "
         "oracle run (and the teacher when ORDEBUG_TEACHER_BASE_URL/ORDEBUG_TEACHER_CONFIG is set).",
+        epilog="exit codes: 0 done; 2 bad input or a teacher endpoint that refuses the key/model/URL; "
+        "3 stopped by the budget; 4 every attempted problem ended in an error (see --retry-errors); "
+        "130 interrupted. Details: docs/collecting.md",
     )
     p.add_argument(
         "--problems",
@@ -59,7 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--retry-errors",
         action="store_true",
-        help="replay problems whose recorded attempt ended in an infrastructure error",
+        help="replay the selected problems whose recorded attempt ended in an infrastructure error "
+        "(an error line stays in the file until its replacement is written)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
@@ -144,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
                 f"stopped early: {result.stopped}; {result.unfinished} problems left — rerun to continue",
                 file=sys.stderr,
             )
-            code = EXIT_STOPPED
+            code = max(code, EXIT_STOPPED)
     return code
 
 

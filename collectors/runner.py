@@ -36,7 +36,6 @@ from tqdm import tqdm
 from collectors.agents.base import ScriptedAgent
 from collectors.aio import AsyncPool
 from collectors.episode_hosts import EpisodeHosts
-from collectors.episodes import FEASIBLE_AT_RESET as FEASIBLE
 from collectors.episodes import Skipped, error_trajectory, play_scripted
 from collectors.report import AttemptView, attempt_view, render_tables, summarize
 from collectors.store import JsonlStore, write_json_atomic
@@ -328,7 +327,10 @@ def collect(
         },
         **summarize(views),
         "errors_held": errors_held,
-        "skipped": {FEASIBLE: sorted(s.problem_id for s in skipped)} if skipped else {},
+        "skipped": {  # reason -> problem ids; none of them is in the file or in any count above
+            reason: sorted(s.problem_id for s in skipped if s.reason == reason)
+            for reason in sorted({s.reason for s in skipped})
+        },
         "this_run": {
             "started_at": started.isoformat(timespec="seconds"),
             "elapsed_s": round(elapsed, 3),
@@ -349,7 +351,8 @@ def collect(
     write_json_atomic(summary_path(options.out), summary)
     if aborted is not None:
         raise TeacherUnusableError(
-            f"the teacher endpoint cannot be used, so the run stopped at its first refusal: {aborted}. "
+            f"the teacher endpoint cannot be used, so the run stopped at the first call that showed it: "
+            f"{aborted}. "
             f"Nothing was recorded for the {unfinished} problem(s) not attempted; fix it and rerun the "
             f"same command to collect them"
         )
@@ -360,10 +363,10 @@ def collect(
         stopped,
         unfinished,
         collected,
-        len(collected_errors),
-        errors_held,
-        len(held) - errors_held,
-        skipped,
+        collected_errors=len(collected_errors),
+        errors_held=errors_held,
+        usable_held=len(held) - errors_held,
+        skipped=skipped,
     )
 
 
