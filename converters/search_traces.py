@@ -10,7 +10,7 @@ From raw traces (schema and rendering: converters/search_schema.py):
   everything up to and including result i, answer = what follows until result i+1 or the end
   (a sample whose answer would be empty, e.g. two results in a row, is dropped as
   ``empty_answer``). Alpaca rows (instruction = prompt, output = answer). All step samples are
-  also written to ``data/<name>_steps/steps.jsonl`` (format: /work/agents/search_format.md), the
+  also written to ``data/<name>_steps/steps.jsonl`` (format: docs/collecting.md), the
   input of ``make summarize``.
 From step samples carrying a ``summary`` (added by ``collectors.summaries``):
 - ``<name>_summary_prefix``: prompt = full context -> ``<summary>\\n…\\n</summary>\\n\\n`` + answer.
