@@ -100,8 +100,10 @@ def build_model(shape: str, out: Path) -> tuple[Path, int]:
     started = time.perf_counter()
     torch.manual_seed(0)
     config = Qwen3Config(**QWEN3_8B, architectures=["Qwen3ForCausalLM"], dtype="bfloat16")
+    torch.set_default_dtype(torch.bfloat16)  # initialise in bf16 on the GPU: no 33 GB fp32 copy first
     with torch.device("cuda"):
-        model = Qwen3ForCausalLM(config).to(torch.bfloat16)
+        model = Qwen3ForCausalLM(config)
+    torch.set_default_dtype(torch.float32)
     params = sum(p.numel() for p in model.parameters())
     model.save_pretrained(tmp)
     GenerationConfig(bos_token_id=151643, eos_token_id=[151645, 151643], pad_token_id=151643,
@@ -130,6 +132,10 @@ def write_data(source: Path, out: Path, limit: int | None) -> Path:
     info = {"bench": {"file_name": "bench.jsonl", "columns": {
         "prompt": "instruction", "query": "input", "response": "output", "system": "system"}}}
     (data_dir / "dataset_info.json").write_text(json.dumps(info, indent=2))
+    # The prompt settings of these samples, as a converter's card records them (eval of a run reads them).
+    card = {"name": "bench", "layout": "legacy", "system": SYSTEM_PROMPT_CORE, "multi_turn": False,
+            "source": str(source), "samples": len(rows)}
+    (data_dir / "card.json").write_text(json.dumps(card, indent=2))
     return data_dir
 
 

@@ -130,7 +130,7 @@ phase train "$T_TRAIN" "$PY" -m recipes.train --recipe qwen3_lora_sft_fast --ove
   output_dir="$RUN" "${TRAIN_EXTRA[@]}"
 
 # 3. Eval smoke (what `make eval RUN=...` runs, with the huggingface backend): a few short episodes.
-phase problems 120 "$PY" -m ordebug.generate --out "$WORK/problems" --n 3 --seed 0
+phase problems 120 "$PY" -m ordebug.generate --out "$WORK/problems" --n 4 --seed 0
 EVAL_T0=$SECONDS
 phase eval "$T_EVAL" "$PY" -m eval --run "$RUN" --problems "$WORK/problems" --backend huggingface --limit 3 \
   --max-steps 3 --max-new-tokens 48 --out "$WORK/eval" --no-oracle-cost --no-progress
@@ -144,7 +144,9 @@ except (OSError, ValueError) as exc:
     sys.exit(f"eval smoke: no results.json ({exc})")
 samples = results.get("samples", {})
 steps, episodes = samples.get("steps", 0), samples.get("effective", 0)
-print(f"eval smoke: {episodes} episodes, {steps} model steps in {seconds:.0f} s wall (model load included) = {steps / seconds:.2f} steps/s; "
+played = results.get("duration_s") or seconds
+print(f"eval smoke: {episodes} episodes, {steps} model steps; {steps / played:.2f} steps/s over eval's own "
+      f"duration ({played:.0f} s), {steps / seconds:.2f} over the wall time with model load ({seconds:.0f} s); "
       f"episodes generating at once with the huggingface backend: {os.environ.get('MAX_CONCURRENT', '1')} "
       "(LLaMA-Factory's HF engine serialises requests behind MAX_CONCURRENT, default 1)")
 EOF
