@@ -3,6 +3,8 @@
     python benchmarks/bench_train.py --shape tiny                       # CPU, minutes: proves the script runs
     python benchmarks/bench_train.py --shape 8b --peak-tflops 989       # one H100/H200 (benchmarks/gpu_check.sh)
     python benchmarks/bench_train.py --shape 8b --recipe qwen3_lora_sft_fast --steps 20 --out results/bench_train
+    python benchmarks/bench_train.py --shape 8b --no-upstream --recipe qwen3_lora_sft_fast \
+        --recipe "qwen3_lora_sft_fast neat_packing=false" --recipe "qwen3_lora_sft_fast enable_liger_kernel=false"
 
 The model is a Qwen3 built from a config with random weights (no download): `tiny` is the project's test
 model (recipes/tiny_model.py), `8b` is Qwen3-8B's shape (8.19B parameters, ../shared/GPU.md), built on the GPU
@@ -139,8 +141,18 @@ def write_data(source: Path, out: Path, limit: int | None) -> Path:
     return data_dir
 
 
-def config_args(name: str, overrides: list[str]) -> dict[str, Any]:
-    """LLaMA-Factory arguments of a recipe (inheritance and overrides applied) or of the upstream example."""
+def config_label(spec: str) -> str:
+    """A configuration's name in tables and file names: 'qwen3_lora_sft_fast neat_packing=false' ->
+    'qwen3_lora_sft_fast+neat_packing=false'."""
+    return "+".join(spec.split()).replace("/", "_")
+
+
+def config_args(spec: str, overrides: list[str]) -> dict[str, Any]:
+    """LLaMA-Factory arguments of a recipe (inheritance and overrides applied) or of the upstream example.
+
+    `spec` is a recipe name, optionally followed by overrides of its own (one lever toggled, for example)."""
+    name, *own = spec.split()
+    overrides = [*overrides, *own]
     if name == UPSTREAM:
         from recipes.recipe import parse_override
 
@@ -265,14 +277,14 @@ def smi_peak(path: Path) -> float | None:
 
 
 def table(rows: list[dict[str, Any]], header: str) -> str:
-    def fmt(value: Any, spec: str) -> str:
-        return "n/a" if value is None else format(value, spec)
+    def fmt(value: Any, spec: str, unit: str = "") -> str:
+        return "n/a" if value is None else format(value, spec) + unit
 
     columns = ("config", "tokens/s", "ratio", "samples/s", "s/step", "tokens/step", "MFU (4N)", "peak GPU GiB",
                "nvidia-smi GiB", "peak host GiB", "padding")
     lines = [header, "", "| " + " | ".join(columns) + " |", "|---" * len(columns) + "|"]
     for r in rows:
-        lines.append(f"| {r['config']} | {r['tokens_per_s']:,.0f} | {fmt(r['ratio'], '.2f')}x | "
+        lines.append(f"| {r['config']} | {r['tokens_per_s']:,.0f} | {fmt(r['ratio'], '.2f', 'x')} | "
                      f"{r['samples_per_s']:.2f} | {r['s_per_step']:.2f} | {r['tokens_per_step']:,.0f} | "
                      f"{fmt(r['mfu'], '.1%')} | {fmt(r['peak_gpu_gib'], '.1f')} | {fmt(r['peak_smi_gib'], '.1f')} | "
                      f"{r['peak_rss_gib']:.1f} | "
@@ -286,7 +298,9 @@ def main(argv: list[str] | None = None) -> int:
                                      epilog="\n".join(__doc__.splitlines()[1:5]))
     parser.add_argument("--shape", choices=("tiny", "8b"), default="tiny", help="model shape (default tiny, CPU)")
     parser.add_argument("--recipe", action="append", default=None,
-                        help="recipe to measure (repeatable; default qwen3_lora_sft and qwen3_lora_sft_fast)")
+                        help="recipe to measure, optionally with its own overrides, e.g. "
+                        "'qwen3_lora_sft_fast disable_gradient_checkpointing=false' (repeatable; default "
+                        "qwen3_lora_sft and qwen3_lora_sft_fast)")
     parser.add_argument("--no-upstream", action="store_true", help="skip LLaMA-Factory's example (no ratio)")
     parser.add_argument("--steps", type=int, default=None, help="optimizer steps per config (8b 12, tiny 5)")
     parser.add_argument("--skip", type=int, default=2, help="first steps left out of the steady state (default 2)")
@@ -325,8 +339,9 @@ def main(argv: list[str] | None = None) -> int:
     load = os.getloadavg()
     print(f"bench_train: {shape} ({params / 1e6:,.1f}M parameters), {steps} steps per config, steady state after "
           f"step {opts.skip}; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}", flush=True)
-    for name in names:
-        args = config_args(name, opts.override)
+    for spec in names:
+        name = config_label(spec)
+        args = config_args(spec, opts.override)
         args |= {**common, "output_dir": str(work / name)}
         args = {k: v for k, v in args.items() if v is not None}
         raw = run_config(name, args, work, opts.timeout)
@@ -340,7 +355,8 @@ def main(argv: list[str] | None = None) -> int:
               "load_average": {"before": load, "after": load_after}, "device": device_name(), "results": results}
     (out / "bench_train.json").write_text(json.dumps(report, indent=2) + "\n")
     header = (f"bench_train --shape {shape}: {params / 1e9:.2f}B parameters, {device_name()}, {steps} steps, "
-              f"steady state after step {opts.skip}; ratio = tokens/s against {UPSTREAM}; "
+              f"steady state after step {opts.skip}; "
+              f"{'ratio = tokens/s against ' + UPSTREAM if base else 'no ratio (--no-upstream)'}; "
               f"load average {load[0]:.2f} -> {load_after[0]:.2f}")
     text = table(results, header)
     (out / "bench_train.md").write_text(text)
