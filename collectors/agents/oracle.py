@@ -289,15 +289,20 @@ class OracleAgent:
                 fixes.append(fix)
         if not fixes:  # no single change works: the heuristic acts on the combined repair shown
             return heuristic._grounded(ctx, conflict)
-        return self._apply_shown(ctx, model, fixes, n_original)
+        return self._apply_shown(ctx, model, fixes, n_original, target)
 
     def _apply_shown(
-        self, ctx: DecisionContext, model: gp.Model, fixes: list[SingleFix], n_original: int
+        self, ctx: DecisionContext, model: gp.Model, fixes: list[SingleFix], n_original: int, target: str
     ) -> AgentTurn:
-        """Of the repairs the what-if answers show, the one that preserves the objective best."""
+        """Of the repairs the what-if answers show, the one that preserves the objective best
+        (then the ground-truth element, then the most constraints kept)."""
         z0 = ctx.problem.original_objective
         options = [(f, a) for f in fixes for a in ([f.least] + ([f.wider] if f.wider is not None else []))]
-        scored = [(s.key(), f, a) for f, a in options if (s := _score(model, Plan("shown", [a]), z0, n_original))]
+        scored = [
+            ((s.optimal, round(s.op, 4), f.target == target, s.fp), f, a)
+            for f, a in options
+            if (s := _score(model, Plan("shown", [a]), z0, n_original))
+        ]
         _, fix, chosen = max(scored, key=lambda t: t[0]) if scored else (None, fixes[0], fixes[0].least)
         target = fix.target
         objective = fix.least_objective if chosen == fix.least else fix.wider_objective

@@ -1,0 +1,158 @@
+"""The what-if extension: strict grammar, answers checked against gurobipy, offered only on request,
+and scripted agents that write only numbers their observation shows."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import gurobipy as gp
+import pytest
+
+from collectors.agents import SCRIPTED
+from collectors.runner import RunOptions, collect
+from ordebug.actions import CORE_ACTIONS, EXTENDED_ACTIONS, WHATIF_ACTIONS, Action, ActionName, parse_action
+from ordebug.episode import DebugEnv
+from ordebug.errors import ActionParseError, EpisodeError
+from ordebug.observation import fmt_num
+from ordebug.problems import load_problems
+from ordebug.prompts import system_prompt
+from ordebug.solver import gurobi_env
+from tests.collectors_helpers import make_bench, read_trajectories
+from tests.ordebug_models import bound_conflict, capacity_demand
+
+A = ActionName
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("WHATIF_RELAX(cap)", Action(name=A.WHATIF_RELAX, target="cap")),
+        ("WHATIF_DROP('a b')", Action(name=A.WHATIF_DROP, target="a b")),
+        ("WHATIF_RELAX(x[1,2])", Action(name=A.WHATIF_RELAX, target="x[1,2]")),
+        ("WHATIF_IIS()", Action(name=A.WHATIF_IIS)),
+    ],
+)
+def test_whatif_actions_parse_strictly_and_round_trip(text: str, expected: Action) -> None:
+    action = parse_action(text)
+    assert action == expected and action.is_whatif and not action.changes_model
+    assert parse_action(str(action)) == action
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ("WHATIF_IIS(c1)", "WHATIF_IIS takes no arguments, got 1"),
+        ("WHATIF_RELAX()", "WHATIF_RELAX takes 1 argument (name), got 0"),
+        ("WHATIF_RELAX(c1, 2.0)", "WHATIF_RELAX takes 1 argument (name), got 2"),
+        ("whatif_iis()", "action names are upper case"),
+    ],
+)
+def test_malformed_whatif_actions_say_why(text: str, error: str) -> None:
+    with pytest.raises(ActionParseError, match=re.escape(error)):
+        parse_action(text)
+
+
+def test_whatif_is_its_own_action_group() -> None:
+    assert set(CORE_ACTIONS) | set(EXTENDED_ACTIONS) | set(WHATIF_ACTIONS) == set(ActionName)
+    assert not set(WHATIF_ACTIONS) & (set(CORE_ACTIONS) | set(EXTENDED_ACTIONS))
+
+
+def _solve_with(problem, edit) -> tuple[int, float | None]:
+    """Status and objective of the problem's model after ``edit(model)``, straight from gurobipy."""
+    model = gp.read(str(problem.model_path), env=gurobi_env())
+    edit(model)
+    model.update()
+    model.optimize()
+    return model.Status, (model.ObjVal if model.SolCount else None)
+
+
+def test_env_answers_whatif_relax_and_drop_as_gurobipy_does(tmp_path: Path) -> None:
+    problem = capacity_demand(tmp_path)
+    env = DebugEnv(layout="rich", whatif=True)
+    env.reset(problem)
+
+    obs, _, _, _, info = env.step("WHATIF_RELAX(dem)")
+    # the least relaxation of dem (x + y >= 6, with cap x + y <= 4) is 2, and from 6 on it no longer binds
+    _, least = _solve_with(problem, lambda m: setattr(m.getConstrByName("dem"), "RHS", 4))
+    _, free = _solve_with(problem, lambda m: setattr(m.getConstrByName("dem"), "RHS", 0))
+    assert info["valid"] and "RELAX_CONSTRAINT(dem, 2.0) restores feasibility" in info["result"]
+    assert f"objective {fmt_num(least)}" in info["result"]
+    assert f"RELAX_CONSTRAINT(dem, 6.0) no longer limits the objective: {fmt_num(free)}" in info["result"]
+    assert f"Last Result: {info['result']}" in obs  # the answer is in the next observation
+
+    _, _, _, _, info = env.step("WHATIF_DROP(cap)")
+    status, dropped = _solve_with(problem, lambda m: m.remove(m.getConstrByName("cap")))
+    assert status == gp.GRB.OPTIMAL
+    assert info["result"] == f"What-if (model unchanged): without cap the model is OPTIMAL, objective {fmt_num(dropped)}."
+    _, _, _, _, info = env.step("WHATIF_DROP(side)")
+    assert "without side the model is INFEASIBLE" in info["result"]
+
+    _, _, _, _, info = env.step("WHATIF_IIS()")
+    assert info["result"].startswith("What-if for each IIS member alone (model unchanged; 2 of 2 members checked):")
+    assert "- cap (<= 4): RELAX_CONSTRAINT(cap, 2.0) restores feasibility" in info["result"]
+    assert "- dem (>= 6): RELAX_CONSTRAINT(dem, 2.0)" in info["result"]
+
+    record = env.record()
+    assert record.final_status == "INFEASIBLE" and record.changes == [] and record.blamed == []
+    assert record.n_kept_constraints == 3 and record.whatif
+    assert all(s.solver_calls > 0 for s in record.steps)  # the probes are charged to the agent (TE)
+
+
+def test_whatif_relax_of_a_variable_moves_its_bound(tmp_path: Path) -> None:
+    problem = bound_conflict(tmp_path)
+    env = DebugEnv(layout="rich", whatif=True)
+    env.reset(problem)
+    _, _, _, _, info = env.step("WHATIF_RELAX(x)")
+    _, objective = _solve_with(problem, lambda m: setattr(m.getVarByName("x"), "UB", 5))
+    assert "x ([0, 3]): UPDATE_BOUNDS(x, 0.0, 5.0) restores feasibility" in info["result"]
+    assert f"objective {fmt_num(objective)}" in info["result"]
+    _, _, _, _, info = env.step("WHATIF_RELAX(nope)")
+    assert not info["valid"] and "unknown variable 'nope'" in info["error"]
+
+
+def test_whatif_not_offered_is_an_invalid_step_that_says_so(tmp_path: Path) -> None:
+    env = DebugEnv(layout="rich")
+    env.reset(capacity_demand(tmp_path))
+    _, reward, _, _, info = env.step("WHATIF_IIS()")
+    assert not info["valid"] and reward < 0
+    assert "WHATIF_IIS is a what-if extension action that this episode does not offer" in info["error"]
+    assert info["solver_calls"] == 0 and env.record().n_invalid == 1
+
+
+def test_whatif_needs_the_layout_that_shows_its_answers() -> None:
+    with pytest.raises(EpisodeError, match="what-if actions need the rich layout"):
+        DebugEnv(layout="legacy", whatif=True)
+    with pytest.raises(ValueError, match="need the rich layout"):
+        system_prompt("legacy", whatif=True)
+
+
+def test_the_system_prompt_lists_whatif_actions_only_when_offered() -> None:
+    assert "WHATIF_" not in system_prompt("rich") and "WHATIF_" not in system_prompt("legacy")
+    offered = system_prompt("rich", whatif=True)
+    assert offered.startswith(system_prompt("rich"))
+    assert all(f"- {a}(" in offered for a in WHATIF_ACTIONS)
+
+
+_NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?:e[+-]?\d+)?(?![\w])")
+
+
+@pytest.mark.parametrize("agent", ["heuristic", "oracle"])
+def test_scripted_agents_write_only_numbers_their_observation_shows(agent: str, tmp_path: Path) -> None:
+    """Every number in a step's reasoning and action occurs in what that step was shown."""
+    problems = load_problems(make_bench(tmp_path / "set", n=18, seed=5))
+    out = tmp_path / f"{agent}.jsonl"
+    collect(problems, RunOptions(out=out, workers=1, progress=False), agent_factory=SCRIPTED[agent])
+    trajs = read_trajectories(out)
+    assert len(trajs) == len(problems) and all(t.env.whatif and t.layout == "rich" for t in trajs)
+    assert sum(t.outcome.success for t in trajs) == len(trajs)
+    prompt_numbers = set(_NUMBER.findall(system_prompt("rich", whatif=True)))
+    asked = 0
+    for traj in trajs:
+        for step in traj.steps:
+            shown = set(_NUMBER.findall(step.observation)) | prompt_numbers
+            written = _NUMBER.findall(step.reasoning + " " + (step.action or ""))
+            missing = [n for n in written if n not in shown and float(n) not in (0.0, 1.0)]
+            assert not missing, (traj.problem_id, step.index, missing, step.reasoning)
+            asked += step.action.startswith("WHATIF_")
+    assert asked >= len(trajs) - 2  # they ask before they change (a lone DROP needs no number)
