@@ -156,3 +156,77 @@ def test_scripted_agents_write_only_numbers_their_observation_shows(agent: str, 
             assert not missing, (traj.problem_id, step.index, missing, step.reasoning)
             asked += step.action.startswith("WHATIF_")
     assert asked >= len(trajs) - 2  # they ask before they change (a lone DROP needs no number)
+
+
+def _run_with_card(root: Path, card_extra: dict) -> Path:
+    """A run directory whose recipe trained on one converted dataset with this card (no model needed)."""
+    import json
+
+    import yaml
+
+    from tests.eval_problems import write_hand_set
+
+    problems = write_hand_set(root / "bench")
+    data = root / "data" / "wi"
+    data.mkdir(parents=True)
+    (data / "train.jsonl").write_text("", encoding="utf-8")
+    card = {
+        "name": "wi", "format": "alpaca", "multi_turn": False, "layout": "rich",
+        "splits": {"test": {"problem_ids": [p.problem_id for p in problems]}},
+        "problem_sources": {p.problem_id: str(p.model_path) for p in problems}, **card_extra,
+    }  # fmt: skip
+    (data / "card.json").write_text(json.dumps(card), encoding="utf-8")
+    (root / "dataset_info.json").write_text(json.dumps({"wi_train": {"file_name": "data/wi/train.jsonl"}}))
+    run = root / "runs" / "r"
+    run.mkdir(parents=True)
+    recipe = {"dataset": "wi_train", "dataset_dir": str(root), "template": "qwen3_think", "output_dir": str(run)}
+    (run / "recipe.resolved.yaml").write_text(yaml.safe_dump(recipe), encoding="utf-8")
+    return run
+
+
+def test_eval_offers_the_whatif_actions_the_dataset_card_records(tmp_path: Path) -> None:
+    import asyncio
+
+    from eval.episodes import EpisodeSettings, SolverSlot, play_episode
+    from eval.policies import make_baseline
+    from eval.problem_sets import run_test_problems
+    from eval.run_dir import load_run
+
+    offered = run_test_problems(load_run(_run_with_card(tmp_path / "a", {"whatif": True, "whatif_samples": {"offered": 3, "total": 5}})))
+    plain = run_test_problems(load_run(_run_with_card(tmp_path / "b", {})))
+    assert offered.whatif and offered.whatif_mixed and not plain.whatif and not plain.whatif_mixed
+
+    async def play(ps) -> list[str]:
+        slot = SolverSlot()
+        try:
+            settings = EpisodeSettings(layout=ps.layout, whatif=bool(ps.whatif))
+            policy = make_baseline("heuristic", layout=ps.layout, whatif=bool(ps.whatif))
+            played = await play_episode(policy, ps.problems[0], slot, settings)
+        finally:
+            slot.close()
+        assert played.record is not None and played.record.whatif == bool(ps.whatif) and played.record.success
+        return [s.action for s in played.steps]
+
+    assert asyncio.run(play(offered))[0] == "WHATIF_IIS()"  # asked, answered, then repaired
+    assert not any(a.startswith("WHATIF_") for a in asyncio.run(play(plain)))
+
+
+def test_converted_whatif_data_records_it_and_lists_the_actions(tmp_path: Path) -> None:
+    import json
+
+    from converters.errors import ConvertError
+    from converters.pipeline import ConvertOptions, convert
+
+    problems = load_problems(make_bench(tmp_path / "set", n=9, seed=2))
+    traj = tmp_path / "heuristic.jsonl"
+    collect(problems, RunOptions(out=traj, workers=1, progress=False), agent_factory=SCRIPTED["heuristic"])
+    (tmp_path / "dataset_info.json").write_text("{}")
+    card = convert(ConvertOptions(inputs=[str(traj)], root=tmp_path, progress=False, length_check=False))
+    assert card["layout"] == "rich" and card["whatif"] is True
+    assert card["system"] == system_prompt("rich", whatif=True)
+    assert card["whatif_samples"]["offered"] == card["whatif_samples"]["total"] > 0
+    rows = [json.loads(line) for line in (tmp_path / "data" / "ordebug" / "train.jsonl").open()]
+    assert rows and all(r["metadata"]["whatif"] and "WHATIF_IIS()" in r["system"] for r in rows)
+    assert any("Last Result: What-if for each IIS member" in r["input"] for r in rows)
+    with pytest.raises(ConvertError, match="only the rich layout shows"):
+        convert(ConvertOptions(inputs=[str(traj)], root=tmp_path, progress=False, layout="legacy", name="x"))
