@@ -21,8 +21,14 @@ truth (a test erases every ground-truth field and gets identical trajectories). 
    multi-element repair (ordebug.oracle.minimal_repair: fewest elements, least violation), then
    the next IIS. A constraint is dropped only when no relaxation can help.
 
-The ``<think>`` text states those facts: what the IIS holds, what each candidate would need and
-what objective it leaves, and why the chosen one changes the model least.
+With the what-if actions offered (``ctx.whatif``; the default for new data) the same decision is
+*written* only from what the student sees: at a conflict it first asks ``WHATIF_IIS()``, whose
+answer (the next observation) prints each member's least repair, its relative size, the objective
+it leaves and the wider repair; the next step picks by the rules above from exactly those lines
+(recomputed with the same ``ordebug.whatif`` functions and checked against the text shown) and
+copies the printed action. No single fix: the printed combined repair is applied change by change.
+Without them (legacy layout) the ``<think>`` states the probe results directly, as before: what
+each candidate would need and what objective it leaves, which the student cannot see.
 """
 
 from __future__ import annotations
