@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from converters.checks import length_stats
+from converters.grounding_report import markdown as grounding_markdown
 from converters.samples import Sample
 from converters.split import SPLIT_RULE
 
@@ -180,6 +181,8 @@ def render_markdown(card: Mapping[str, Any]) -> str:
         ]
     else:
         out += ["Not measured (--no-length-check).", ""]
+    if card.get("grounding"):
+        out += grounding_markdown(card["grounding"])
     total = card["total"]
     out += ["## Contents (all splits)", ""]
     for title, key in (

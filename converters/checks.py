@@ -46,6 +46,7 @@ REASON_TEXT: dict[str, str] = {
     "mix_cap": "left out by a --cap",
     "bad_line": "malformed input line skipped (--skip-bad-lines)",
     "torn_tail": "last trajectory line without newline (a write torn by a crash)",
+    "ungrounded": "answer states a number or name its prompt does not show (dropped with --require-grounded)",
 }
 
 

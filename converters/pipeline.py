@@ -20,6 +20,8 @@ from tqdm import tqdm
 from converters import card as card_mod
 from converters.checks import REASON_TEXT, check_answer, measure_lengths, token_counter
 from converters.errors import ConvertError
+from converters.grounding import Grounding
+from converters.grounding_report import Tally, ground
 from converters.mix import dedup, repeat_train, select
 from converters.registry import (
     alpaca_entry,
@@ -68,6 +70,7 @@ class ConvertOptions(BaseModel):
     weights: dict[str, float] = Field(default_factory=dict)
     caps: dict[str, float] = Field(default_factory=dict)
     canonical_actions: bool = False
+    require_grounded: bool = False  # drop samples whose answer is not grounded (converters.grounding)
     root: Path = Path(".")
     update_registry: bool = True
     progress: bool = True
@@ -248,6 +251,8 @@ def _convert(opts: ConvertOptions) -> dict[str, Any]:
     for i in duplicates:
         drops.add("duplicate", checked[i].meta["origin"])
     clock.lap("dedup")
+    kept, verdicts, n_ungrounded = _ground(checked, kept, opts, drops)
+    clock.lap("grounding")
     kept, lengths, length = _lengths(checked, kept, opts, drops)
     clock.lap("length")
     parts, notes = _split(checked, kept, opts, drops)
@@ -282,6 +287,7 @@ def _convert(opts: ConvertOptions) -> dict[str, Any]:
             problem_sources=stats.problem_sources,
             entries=entries,
         )
+        card["grounding"] = _grounding_summary(checked, parts, verdicts, n_ungrounded)
         clock.lap("write")
         card["timings_s"] = clock.laps
         # eval offers exactly these actions (eval.problem_sets reads it); "mixed": some samples' episodes
@@ -318,6 +324,45 @@ def _check(
         s.system = system
         checked.append(s)
     return checked, lenient, replaced
+
+
+def _ground(
+    checked: list[Sample], kept: list[int], opts: ConvertOptions, drops: _Drops
+) -> tuple[list[int], dict[int, Grounding], int]:
+    """Grounding verdicts of the kept samples; with --require-grounded the ungrounded ones are dropped,
+    and a source that would lose every sample is an error naming it (not an empty dataset)."""
+    verdicts = {i: ground(checked[i]) for i in kept}
+    if not opts.require_grounded:
+        return kept, verdicts, 0
+    by_source: dict[str, list[int]] = {}
+    for i in kept:
+        by_source.setdefault(checked[i].meta["source"], []).append(i)
+    empty = {src: idx for src, idx in by_source.items() if not any(verdicts[i].ok for i in idx)}
+    if empty:
+        src, idx = next(iter(sorted(empty.items())))
+        first = verdicts[idx[0]].ungrounded[0]
+        raise ConvertError(
+            f"--require-grounded would drop all {len(idx)} samples of source {src!r}"
+            + (f" (and of {', '.join(map(repr, sorted(empty)[1:]))})" if len(empty) > 1 else "")
+            + f"; e.g. {first}",
+            where=checked[idx[0]].meta["origin"],
+            fix="convert this source without --require-grounded (the card reports its grounding), or "
+            "collect it with agents that write only what the prompt shows (docs/grounding.md)",
+        )
+    dropped = [i for i in kept if not verdicts[i].ok]
+    for i in dropped:
+        drops.add("ungrounded", checked[i].meta["origin"], str(verdicts[i].ungrounded[0]))
+    return [i for i in kept if verdicts[i].ok], verdicts, len(dropped)
+
+
+def _grounding_summary(
+    checked: list[Sample], parts: dict[str, list[int]], verdicts: dict[int, Grounding], dropped: int
+) -> dict[str, Any]:
+    """The card's grounding section over the samples written (each once; train repeats not recounted)."""
+    tally = Tally()
+    for i in sorted({i for idx in parts.values() for i in idx}):
+        tally.add(checked[i], verdicts[i])
+    return tally.as_dict(dropped=dropped)
 
 
 def _lengths(

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from converters.grounding_report import grounding_line
 from converters.mix import parse_assignments
 from converters.pipeline import ConvertOptions, convert
 from ordebug.errors import OrDebugError
@@ -94,6 +95,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="weight of a source: W<1 keeps that share, W>1 repeats its train samples",
     )
     sel.add_argument("--cap", action="append", metavar="SOURCE=N", help="keep at most N samples of a source")
+    sel.add_argument(
+        "--require-grounded",
+        action="store_true",
+        help="drop samples whose answer states a number or name the prompt neither shows nor derives "
+        "(docs/grounding.md); the card counts the drops. Without it the card still reports grounding",
+    )
     sp = p.add_argument_group("splits")
     sp.add_argument("--val", type=float, default=0.1, help="share of problems in val")
     sp.add_argument("--test", type=float, default=0.1, help="share of problems in test")
@@ -166,6 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             weights=parse_assignments(args.mix or [], "--mix", integer=False),
             caps=parse_assignments(args.cap or [], "--cap", integer=True),
             canonical_actions=args.canonical_actions,
+            require_grounded=args.require_grounded,
             root=args.root,
             update_registry=args.register,
             progress=not args.quiet,
@@ -192,6 +200,8 @@ def summary(card: dict) -> str:
             f"{length['over_cutoff']} over cutoff {length['cutoff']}"
             + (" (dropped)" if length["drop_over_cutoff"] else "")
         )
+    if card.get("grounding"):
+        lines.append(grounding_line(card["grounding"]))
     if card["dropped"]:
         lines.append("  dropped: " + ", ".join(f"{r} {d['count']}" for r, d in card["dropped"].items()))
     if card["dataset_info"]:
