@@ -218,11 +218,17 @@ def test_converted_whatif_data_records_it_and_lists_the_actions(tmp_path: Path) 
     from converters.pipeline import ConvertOptions, convert
 
     problems = load_problems(make_bench(tmp_path / "set", n=9, seed=2))
-    traj = tmp_path / "heuristic.jsonl"
-    collect(problems, RunOptions(out=traj, workers=1, progress=False), agent_factory=SCRIPTED["heuristic"])
+    files = [tmp_path / f"{agent}.jsonl" for agent in ("heuristic", "oracle")]
+    for path in files:
+        collect(problems, RunOptions(out=path, workers=1, progress=False), agent_factory=SCRIPTED[path.stem])
+    traj = files[0]
     (tmp_path / "dataset_info.json").write_text("{}")
-    card = convert(ConvertOptions(inputs=[str(traj)], root=tmp_path, progress=False, length_check=False))
+    card = convert(ConvertOptions(inputs=[str(f) for f in files], root=tmp_path, progress=False, length_check=False))
     assert card["layout"] == "rich" and card["whatif"] is True
+    # grounded by construction: the card's checker finds every number and name on the student's screen
+    grounding = card["grounding"]
+    assert grounding["numbers_grounded_share"] >= 0.99 and grounding["samples_grounded_share"] >= 0.97
+    assert set(grounding["by_agent"]) == {"heuristic", "oracle"}
     assert card["system"] == system_prompt("rich", whatif=True)
     assert card["whatif_samples"]["offered"] == card["whatif_samples"]["total"] > 0
     rows = [json.loads(line) for line in (tmp_path / "data" / "ordebug" / "train.jsonl").open()]
