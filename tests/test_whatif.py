@@ -231,6 +231,7 @@ def test_converted_whatif_data_records_it_and_lists_the_actions(tmp_path: Path) 
     assert set(grounding["by_agent"]) == {"heuristic", "oracle"}
     assert card["system"] == system_prompt("rich", whatif=True)
     assert card["whatif_samples"]["offered"] == card["whatif_samples"]["total"] > 0
+    assert "What-if actions: offered;" in (tmp_path / "data" / "ordebug" / "README.md").read_text()
     rows = [json.loads(line) for line in (tmp_path / "data" / "ordebug" / "train.jsonl").open()]
     assert rows and all(r["metadata"]["whatif"] and "WHATIF_IIS()" in r["system"] for r in rows)
     assert any("Last Result: What-if for each IIS member" in r["input"] for r in rows)
