@@ -237,3 +237,18 @@ def test_converted_whatif_data_records_it_and_lists_the_actions(tmp_path: Path) 
     assert any("Last Result: What-if for each IIS member" in r["input"] for r in rows)
     with pytest.raises(ConvertError, match="only the rich layout shows"):
         convert(ConvertOptions(inputs=[str(traj)], root=tmp_path, progress=False, layout="legacy", name="x"))
+
+
+def test_collect_cli_refuses_whatif_without_the_rich_layout(tmp_path: Path) -> None:
+    from tests.collectors_helpers import run_cli
+
+    bench = make_bench(tmp_path / "set", n=9, seed=2)
+    bad = run_cli("collectors", "--problems", str(bench), "--agent", "heuristic", "--layout", "legacy",
+                  "--whatif", "--out", str(tmp_path / "x.jsonl"), "--no-progress")  # fmt: skip
+    assert bad.returncode == 2 and "--whatif needs --layout rich" in bad.stderr
+    ok = run_cli("collectors", "--problems", str(bench), "--agent", "heuristic", "--no-whatif", "--limit", "2",
+                 "--out", str(tmp_path / "plain.jsonl"), "--no-progress")  # fmt: skip
+    assert ok.returncode == 0, ok.stderr
+    trajs = read_trajectories(tmp_path / "plain.jsonl")
+    assert trajs and all(t.layout == "rich" and not t.env.whatif for t in trajs)
+    assert not any(s.action.startswith("WHATIF_") for t in trajs for s in t.steps)
