@@ -110,7 +110,7 @@ class HeuristicAgent:
             return AgentTurn.scripted(reasoning, Action(name=ActionName.GET_IIS))
         conflict = iis_text(state.iis_constraints, state.iis_bounds)
         if ctx.whatif:
-            return self._grounded(ctx, conflict)
+            return self.grounded_turn(ctx, conflict)
 
         model = ctx.current_model()
         candidates = iis_fixes(model, state.iis_constraints, state.iis_bounds, limit=MAX_PROBES)
@@ -121,7 +121,7 @@ class HeuristicAgent:
         return self._multi_fix(model, conflict, state.iis_constraints)
 
     # -------------------------------------------------------------- with the what-if actions
-    def _grounded(self, ctx: DecisionContext, conflict: str) -> AgentTurn:
+    def grounded_turn(self, ctx: DecisionContext, conflict: str) -> AgentTurn:
         """Ask WHATIF_IIS, then act on its answer as the observation shows it (every number copied
         from the screen); a combined repair shown earlier is carried out change by change."""
         state = ctx.state

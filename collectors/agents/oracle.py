@@ -273,7 +273,7 @@ class OracleAgent:
         conflict = iis_text(state.iis_constraints, state.iis_bounds)
         recent = _answers_on_this_model(ctx)
         if pending_plan(ctx) is not None or str(ASK) not in recent:
-            return heuristic._grounded(ctx, conflict)  # first question: WHATIF_IIS (or a shown plan goes on)
+            return heuristic.grounded_turn(ctx, conflict)  # first question: WHATIF_IIS (or a shown plan goes on)
         members = (state.iis_constraints + state.iis_bounds)[:MAX_IIS_ITEMS]
         ask = str(_ask(target))
         if target not in members and _visible(ctx, target) and ask not in recent:
@@ -288,7 +288,7 @@ class OracleAgent:
             if fix is not None and fix.text() in recent[ask]:
                 fixes.append(fix)
         if not fixes:  # no single change works: the heuristic acts on the combined repair shown
-            return heuristic._grounded(ctx, conflict)
+            return heuristic.grounded_turn(ctx, conflict)
         return self._apply_shown(ctx, model, fixes, n_original, target)
 
     def _apply_shown(
