@@ -41,10 +41,10 @@ generate: $(STAMP) ## generate a benchmark set: OUT=DIR [N=200] [SEED=0] [TYPES=
 	$(PY) -m ordebug.generate $(call opt,OUT,--out) $(call opt,N,--n) $(call opt,SEED,--seed) $(call opt,TYPES,--types) $(call flag,OVERWRITE,--overwrite)
 
 # ---- collectors ----
-collect: $(STAMP) ## collect trajectories: [PROBLEMS=DIR|FILES] [AGENT=heuristic|oracle|teacher] [OUT=FILE] [WORKERS=4] [LIMIT=N] [MAX_STEPS=20] [OVERWRITE=1] [SHARD=i/n]
+collect: $(STAMP) ## collect trajectories: [PROBLEMS=DIR|FILES] [AGENT=heuristic|oracle|teacher] [OUT=FILE] [WORKERS=4] [LIMIT=N] [MAX_STEPS=20] [OVERWRITE=1] [RETRY_ERRORS=1] [SHARD=i/n]
 	$(PY) -m collectors $(call opt,PROBLEMS,--problems) $(call opt,AGENT,--agent) $(call opt,OUT,--out) \
 	  $(call opt,WORKERS,--workers) $(call opt,LIMIT,--limit) $(call opt,MAX_STEPS,--max-steps) \
-	  $(call flag,OVERWRITE,--overwrite) $(call opt,SHARD,--shard)
+	  $(call flag,OVERWRITE,--overwrite) $(call flag,RETRY_ERRORS,--retry-errors) $(call opt,SHARD,--shard)
 
 summarize: $(STAMP) ## add LLM summaries to a search-trace JSONL: IN=FILE OUT=FILE [MAX_CONCURRENT=16] [OVERWRITE=1]
 	$(PY) -m collectors.summaries $(call opt,IN,--in) $(call opt,OUT,--out) \
@@ -77,7 +77,7 @@ export: $(STAMP) ## merge a run's LoRA adapter into a full model with the qwen3_
 	$(PY) -m recipes.export $(call opt,RUN,--run)
 
 # ---- eval ----
-eval: $(STAMP) ## evaluate: [RUN=DIR | BASE_MODEL=DIR | POLICY=heuristic|drop_first|oracle|openai|predictions] [PROBLEMS=DIR] [OUT=DIR] [CONCURRENCY=N] [MAX_STEPS=20] [PREDICTIONS=FILE] [TOOL_CALLS=FILE] [MODEL=] [BASE_URL=] [LIMIT=N] [BASELINES=a,b]
+eval: $(STAMP) ## evaluate: [RUN=DIR | BASE_MODEL=DIR | POLICY=heuristic|drop_first|oracle|openai|predictions] [PROBLEMS="DIR ..."] [OUT=DIR] [CONCURRENCY=N] [MAX_STEPS=20] [PREDICTIONS=FILE] [TOOL_CALLS=FILE] [MODEL=] [BASE_URL=] [LIMIT=N] [BASELINES=a,b]
 	$(PY) -m eval $(call opt,RUN,--run) $(call opt,POLICY,--policy) $(call opt,PROBLEMS,--problems) \
 	  $(call opt,OUT,--out) $(call opt,CONCURRENCY,--concurrency) $(call opt,MAX_STEPS,--max-steps) \
 	  $(call opt,PREDICTIONS,--predictions) $(call opt,TOOL_CALLS,--tool-calls) $(call opt,MODEL,--model) \

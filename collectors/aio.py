@@ -22,6 +22,10 @@ class Stop(Exception):
     """Raised by a unit's coroutine to leave it unwritten and stop taking new units."""
 
 
+class Abort(Stop):
+    """A Stop that fails the whole run (e.g. the endpoint refuses the key): ``aborted`` says why."""
+
+
 class AsyncPool(Generic[T, R]):
     """Run ``work(unit)`` for every unit with at most ``concurrency`` in flight."""
 
@@ -40,6 +44,7 @@ class AsyncPool(Generic[T, R]):
         self._concurrency = concurrency
         self._stop = stop
         self.stopped_reason: str | None = None
+        self.aborted: str | None = None
         self.unfinished = 0
 
     async def run(self, units: Iterable[T]) -> None:
@@ -60,6 +65,8 @@ class AsyncPool(Generic[T, R]):
                         result = await self._work(unit)
                     except Stop as why:
                         self.stopped_reason = str(why) or "stopped"
+                        if isinstance(why, Abort) and self.aborted is None:
+                            self.aborted = self.stopped_reason
                         self.unfinished += 1
                         return
                     await loop.run_in_executor(writer, self._write, unit, result)

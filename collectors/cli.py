@@ -14,7 +14,7 @@ from pathlib import Path
 
 from collectors.agents import AGENT_NAMES, SCRIPTED
 from collectors.llm_config import load_llm_config, teacher_configured
-from collectors.runner import CollectError, RunOptions, Shard, collect
+from collectors.runner import CollectError, RunOptions, RunResult, Shard, collect
 from ordebug.errors import OrDebugError
 from ordebug.observation import LAYOUTS
 from ordebug.problems import Problem, load_problems
@@ -23,7 +23,7 @@ DEFAULT_BENCH = Path("data/bench/default")
 DEFAULT_BENCH_N = 45  # five of each type A-I: a set every agent finishes in seconds
 DEFAULT_BENCH_SEED = 0
 DEFAULT_OUT_DIR = Path("trajectories")
-EXIT_DOMAIN, EXIT_STOPPED, EXIT_INTERRUPTED = 2, 3, 130
+EXIT_DOMAIN, EXIT_STOPPED, EXIT_FAILED, EXIT_INTERRUPTED = 2, 3, 4, 130
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,6 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
         "LLM-teacher agent. Incremental: rerun to resume; --overwrite starts afresh. Without --problems the "
         "default benchmark data/bench/default is generated if missing; without --agent the heuristic and "
         "oracle run (and the teacher when ORDEBUG_TEACHER_BASE_URL/ORDEBUG_TEACHER_CONFIG is set).",
+        epilog="exit codes: 0 done; 2 bad input or a teacher endpoint that refuses the key/model/URL; "
+        "3 stopped by the budget; 4 every attempted problem ended in an error (see --retry-errors); "
+        "130 interrupted. Details: docs/collecting.md",
     )
     p.add_argument(
         "--problems",
@@ -66,7 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--retry-errors",
         action="store_true",
-        help="replay problems whose recorded attempt ended in an infrastructure error",
+        help="replay the selected problems whose recorded attempt ended in an infrastructure error "
+        "(an error line stays in the file until its replacement is written)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
@@ -150,13 +154,48 @@ def run(args: argparse.Namespace) -> int:
             result = collect(problems, options, agent_factory=SCRIPTED[agent], sources=sources)
         print(result.table)
         print(f"\n-> {options.out} (+ {options.out.name}.summary.json)\n")
+        code = max(code, _report_problems(result, options.out))
         if result.stopped:
             print(
                 f"stopped early: {result.stopped}; {result.unfinished} problems left — rerun to continue",
                 file=sys.stderr,
             )
-            code = EXIT_STOPPED
+            code = max(code, EXIT_STOPPED)
     return code
+
+
+def _report_problems(result: RunResult, out: Path) -> int:
+    """Say plainly on stderr what a user must act on; the exit code it calls for (0 if none)."""
+    if result.skipped:
+        ids = [s.problem_id for s in result.skipped]
+        shown = ", ".join(ids[:5]) + (", …" if len(ids) > 5 else "")
+        print(
+            f"skipped {len(ids)} problem(s) whose model is already OPTIMAL at reset (nothing to debug, "
+            f"not written; listed under 'skipped' in the summary): {shown}",
+            file=sys.stderr,
+        )
+    if result.errors_held:
+        print(
+            f"{result.errors_held} problem(s) in {out} hold an error record (an infrastructure failure, "
+            f"not an attempt); replay them by rerunning the same command with --retry-errors "
+            f"(make collect ... RETRY_ERRORS=1)",
+            file=sys.stderr,
+        )
+    if result.all_failed:
+        print(
+            f"error: every one of the {len(result.collected)} problem(s) attempted in this run ended in an "
+            f"error (see 'failure_reasons' in the summary); fix the cause, then rerun with --retry-errors",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+    if not result.collected and result.errors_held and not result.usable_held:
+        print(
+            f"error: nothing was collected and {out} holds no usable trajectory for these problems, only "
+            f"error records; rerun with --retry-errors to replay them",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

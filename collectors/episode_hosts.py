@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable
 from multiprocessing.connection import Connection
 from typing import Any
 
-from collectors.episodes import TeacherError, error_trajectory
+from collectors.episodes import FEASIBLE_AT_RESET, Skipped, TeacherError, error_trajectory
 from collectors.llm import ChatResult
 
 _HEADER = struct.Struct("!i")  # multiprocessing.connection's frame header (the host side uses Connection)
@@ -38,6 +38,10 @@ class _ProblemError(Exception):
     """The host could not load or play the problem (licence limit, unreadable model…)."""
 
 
+class _SkipProblem(Exception):
+    """The host found the problem needs no repair (collectors.episodes.FeasibleAtReset)."""
+
+
 # ---------------------------------------------------------------------------------------------
 # the host process
 
@@ -49,7 +53,7 @@ def _serve(rx: Connection, tx: Connection) -> None:
     import gurobipy as gp
 
     from collectors.agents.teacher import answer_turn
-    from collectors.episodes import EpisodeRecorder
+    from collectors.episodes import EpisodeRecorder, FeasibleAtReset
     from collectors.report import attempt_view
     from ordebug import solver
     from ordebug.episode import DebugEnv
@@ -86,6 +90,8 @@ def _serve(rx: Connection, tx: Connection) -> None:
                 reply = ("ok", None)
             else:
                 reply = ("crash", f"unknown request {op!r}")
+        except FeasibleAtReset:
+            reply = ("skip", FEASIBLE_AT_RESET)
         except (OrDebugError, gp.GurobiError) as exc:
             episodes.pop(eid, None)
             reply = ("error", f"{type(exc).__name__}: {exc}")
@@ -197,8 +203,9 @@ class EpisodeHosts:
         agent_name: str,
         agent_config: dict[str, Any],
         max_invalid_in_a_row: int = 3,
-    ) -> tuple[str, dict[str, Any] | None]:
-        """One teacher episode; returns (trajectory line, its report view or None).
+    ) -> tuple[str, dict[str, Any] | None] | Skipped:
+        """One teacher episode; returns (trajectory line, its report view or None), or Skipped
+        when the model is already OPTIMAL at reset (nothing is written for it).
 
         ``complete(observation)`` is the LLM call: TeacherError ends the episode as a recorded
         failure (``terminated_by="error"``); collectors.aio.Stop (budget) propagates and the
@@ -213,6 +220,8 @@ class EpisodeHosts:
                 raise HostCrashed(f"episode host failed on {problem.problem_id}:\n{payload}")
             if status == "error":
                 raise _ProblemError(payload)
+            if status == "skip":
+                raise _SkipProblem(payload)
             return payload
 
         try:
@@ -228,6 +237,8 @@ class EpisodeHosts:
                 if not done and invalid_run >= max_invalid_in_a_row:
                     return await call("finish", (None, True))
             return await call("finish", (None, False))
+        except _SkipProblem as exc:
+            return Skipped(problem.problem_id, str(exc))
         except _ProblemError as exc:
             return error_trajectory(problem, agent_name, agent_config, layout, str(exc)).to_json_line(), None
         except asyncio.CancelledError:

@@ -7,6 +7,7 @@ collectors.episode_hosts, which drives the same recorder in a worker process).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,6 +21,22 @@ from ordebug.trajectory import EnvInfo, Outcome, Step, Trajectory, Usage
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+#: Why a problem is skipped: its model is already OPTIMAL at reset, so there is nothing to debug.
+FEASIBLE_AT_RESET = "feasible_at_reset"
+
+
+class FeasibleAtReset(Exception):
+    """The problem's model solves to OPTIMAL before any action: not a debugging problem."""
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A selected problem that is not played (and so never written to the trajectory file)."""
+
+    problem_id: str
+    reason: str
 
 
 class EpisodeRecorder:
@@ -36,7 +53,11 @@ class EpisodeRecorder:
         self.history: list[str] = []
 
     def start(self) -> tuple[str, dict[str, Any]]:
-        return self.env.reset(self.problem)
+        """Reset the environment; FeasibleAtReset when the model needs no repair at all."""
+        obs, info = self.env.reset(self.problem)
+        if info["state"].status == "OPTIMAL":
+            raise FeasibleAtReset(self.problem.problem_id)
+        return obs, info
 
     def apply(
         self, observation: str, info: dict[str, Any], turn: AgentTurn
@@ -136,11 +157,14 @@ def play_scripted(
     layout: str,
     agent_name: str | None = None,
     whatif: bool = False,
-) -> Trajectory:
+) -> Trajectory | Skipped:
     """One whole episode of a scripted agent (blocking; runs on the calling thread's Gurobi env)."""
     env = DebugEnv(max_steps=max_steps, layout=layout, env=solver.gurobi_env(), whatif=whatif)
     rec = EpisodeRecorder(env, problem, agent_name or agent.name, agent.config())
-    obs, info = rec.start()
+    try:
+        obs, info = rec.start()
+    except FeasibleAtReset:
+        return Skipped(problem.problem_id, FEASIBLE_AT_RESET)
     done = False
     while not done:
         ctx = DecisionContext(

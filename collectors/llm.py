@@ -36,13 +36,31 @@ from ordebug.trajectory import Usage
 RETRYABLE_STATUS = frozenset({408, 409, 429}) | frozenset(range(500, 600))
 
 
-class LLMCallError(OrDebugError):
-    """A call failed for good: retries exhausted or an error retrying cannot fix (401, 400…)."""
+#: Answers that say the endpoint, key or model is wrong: no other call can succeed either.
+FATAL_STATUS = frozenset({401, 403, 404})
 
-    def __init__(self, message: str, *, attempts: int, errors: Sequence[str]) -> None:
-        super().__init__(message)
+
+class LLMCallError(OrDebugError):
+    """A call failed for good: retries exhausted or an error retrying cannot fix (401, 400…).
+
+    ``fatal`` marks a failure of the configuration rather than of this call (bad or missing key,
+    unknown model or path, endpoint unreachable): a collector stops the run on it instead of
+    recording one error per problem.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        attempts: int,
+        errors: Sequence[str],
+        fatal: bool = False,
+        fix: str | None = None,
+    ) -> None:
+        super().__init__(message, fix=fix)
         self.attempts = attempts
         self.errors = list(errors)
+        self.fatal = fatal
 
 
 class BudgetExceeded(OrDebugError):
@@ -183,9 +201,11 @@ class LLMClient:
                 if exc.status_code not in RETRYABLE_STATUS:
                     self._account_failure(attempt)
                     raise LLMCallError(
-                        f"HTTP {exc.status_code} from the endpoint: {self._redact(exc.message)}",
+                        f"HTTP {exc.status_code} from the endpoint {cfg.base_url}: {self._redact(exc.message)}",
                         attempts=attempt + 1,
                         errors=[*errors, f"HTTP {exc.status_code}"],
+                        fatal=exc.status_code in FATAL_STATUS,
+                        fix=self._fix_for(exc.status_code),
                     ) from None
                 wait = retry_after_seconds(exc.response.headers)
                 errors.append(
@@ -205,11 +225,25 @@ class LLMClient:
                 break
             await self._sleep(self._backoff(attempt, wait))
         self._account_failure(cfg.max_retries)
+        unreachable = all(e.startswith("connection error") for e in errors)
         raise LLMCallError(
             f"gave up after {len(errors)} attempts: {'; '.join(errors[-3:])}",
             attempts=len(errors),
             errors=errors,
+            fatal=unreachable,  # never connected at all: the endpoint is down or the URL is wrong
+            fix=f"check that the server at {cfg.base_url} is running and reachable" if unreachable else None,
         )
+
+    def _fix_for(self, status: int) -> str | None:
+        """What to change when the endpoint refuses the configuration itself."""
+        cfg = self.config
+        if status in (401, 403):
+            if self._secret in ("", "EMPTY"):
+                return f"no API key is set: export {cfg.api_key_env}=<your key> and rerun"
+            return f"check the API key in ${cfg.api_key_env} (and its access to model {cfg.model!r})"
+        if status == 404:
+            return f"check the model name {cfg.model!r} and base_url {cfg.base_url} (it usually ends in /v1)"
+        return None
 
     def _redact(self, text: str) -> str:
         """Error text may echo what was sent; never let the key through."""

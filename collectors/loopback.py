@@ -1,9 +1,10 @@
 """A loopback OpenAI-compatible chat server for tests and benchmarks (aiohttp, 127.0.0.1 only).
 
 It answers ``POST /v1/chat/completions`` (and ``GET /v1/models``) with scripted replies, a fixed
-latency, and injected faults (429 with Retry-After, 500, timeouts, garbage bodies), so the real
+latency, and injected faults (429 with Retry-After, 500, timeouts, garbage bodies; 401 for a wrong
+key with ``api_key=``, 404 for an unknown model with ``models=``), so the real
 ``openai`` client can be driven end to end with no network. API (documented in
-/work/agents/loopback.md)::
+docs/collecting.md, "The loopback server")::
 
     with LoopbackServer(drop_first_responder(), latency_s=0.2, faults=Faults(rate_429=0.1)) as srv:
         client = AsyncOpenAI(base_url=srv.base_url, api_key="x")
@@ -230,6 +231,7 @@ class LoopbackServer:
         latency_s: float = 0.0,
         faults: Faults | None = None,
         api_key: str | None = None,
+        models: list[str] | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
         record: bool = True,
@@ -238,6 +240,7 @@ class LoopbackServer:
         self.latency_s = latency_s
         self.faults = faults or Faults()
         self.api_key = api_key
+        self.models = models  # None: any model name is served; else others get 404 (as OpenAI/vLLM)
         self.host, self.port = host, port
         self.record = record
         self.requests: list[dict[str, Any]] = []  # bodies only: headers (the key) are never kept
@@ -278,6 +281,9 @@ class LoopbackServer:
             body = await http.json()
         except (json.JSONDecodeError, UnicodeDecodeError):
             return self._send(400, {"error": {"message": "body is not JSON", "type": "invalid_request"}})
+        if self.models is not None and body.get("model") not in self.models:
+            message = f"The model `{body.get('model')}` does not exist (loopback)"
+            return self._send(404, {"error": {"message": message, "type": "invalid_request_error"}})
         with self._lock:
             index = self._count
             self._count += 1

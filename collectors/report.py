@@ -163,4 +163,8 @@ def render_tables(summary: dict[str, Any], *, agent: str, workers: int) -> str:
     if s["failure_reasons"]:
         lines += ["", "| Failure reason | Count |", "|---|---:|"]
         lines += [f"| {reason} | {count} |" for reason, count in s["failure_reasons"].items()]
+    skipped = s.get("skipped") or {}
+    if skipped:  # not attempts: outside every count above
+        lines += ["", "| Skipped (not written) | Count |", "|---|---:|"]
+        lines += [f"| {reason} | {len(ids)} |" for reason, ids in skipped.items()]
     return "\n".join(lines)

@@ -3,8 +3,13 @@
 * Output: one Trajectory per line (ordebug.trajectory), appended whole and fsynced as each
   episode finishes, under an exclusive lock (collectors.store).
 * Resume: pending = selected problems - problem ids already in the file; a torn last line
-  (``kill -9`` mid-write) is cut first. ``--overwrite`` starts afresh; ``--retry-errors`` forgets
-  recorded infrastructure failures (endpoint down, unreadable model) and plays them again.
+  (``kill -9`` mid-write) is cut first. ``--overwrite`` starts afresh; ``--retry-errors`` plays
+  the selected problems whose line records an infrastructure failure (endpoint error, unreadable
+  model) again; an error line leaves the file only once its replacement is written.
+* Skipped: a problem whose model is already OPTIMAL at reset is not a debugging problem; it is
+  reported (summary ``skipped``) and never written, so it is checked again on a rerun.
+* Teacher endpoint refusing the configuration (401/403/404, unreachable): the run stops at once
+  with TeacherUnusableError; problems not attempted are not recorded.
 * Scripted agents: ``workers`` threads, each with its own Gurobi environment.
 * Teacher: ``concurrency`` episodes in flight on one event loop; each episode's solver steps run
   on one of ``workers`` single-thread executors (a Gurobi environment is used by one thread).
@@ -31,7 +36,7 @@ from tqdm import tqdm
 from collectors.agents.base import ScriptedAgent
 from collectors.aio import AsyncPool
 from collectors.episode_hosts import EpisodeHosts
-from collectors.episodes import error_trajectory, play_scripted
+from collectors.episodes import Skipped, error_trajectory, play_scripted
 from collectors.report import AttemptView, attempt_view, render_tables, summarize
 from collectors.store import JsonlStore, write_json_atomic
 from ordebug.errors import OrDebugError
@@ -41,6 +46,15 @@ from ordebug.trajectory import Trajectory
 
 class CollectError(OrDebugError):
     """The requested collection conflicts with the output file or the options."""
+
+
+class TeacherUnusableError(OrDebugError):
+    """The teacher endpoint refuses the configuration (key, model, URL): no call can succeed."""
+
+
+def is_error(record: dict[str, Any]) -> bool:
+    """An attempt that ended in an infrastructure error (replayed by --retry-errors)."""
+    return (record.get("outcome") or {}).get("terminated_by") == "error"
 
 
 @dataclass(frozen=True)
@@ -96,6 +110,15 @@ class RunResult:
     stopped: str | None = None
     unfinished: int = 0
     collected: list[str] = field(default_factory=list)
+    collected_errors: int = 0  # of ``collected``, attempts that ended in an infrastructure error
+    errors_held: int = 0  # selected problems whose line in the file is an error
+    usable_held: int = 0  # selected problems whose line in the file is a real attempt
+    skipped: list[Skipped] = field(default_factory=list)
+
+    @property
+    def all_failed(self) -> bool:
+        """This run attempted problems and every one ended in an infrastructure error."""
+        return bool(self.collected) and self.collected_errors == len(self.collected)
 
 
 def select(problems: Sequence[Problem], shard: Shard | None, limit: int | None) -> list[Problem]:
@@ -146,19 +169,29 @@ class _Progress:
             self._postfix()
             self.bar.update(1)
 
+    def skip(self) -> None:
+        with self._lock:
+            self.bar.update(1)  # done with it, but it is no attempt: the success rate ignores it
+
     def close(self) -> None:
         self.bar.close()
 
 
 def _writer(
-    store: JsonlStore, progress: _Progress, collected: list[str]
-) -> Callable[[str, AttemptView | None], None]:
-    """Append one trajectory line (durable on return) and advance the progress bar."""
+    store: JsonlStore, progress: _Progress, collected: list[str], skipped: list[Skipped], errors: list[str]
+) -> Callable[[str | Skipped, AttemptView | None], None]:
+    """Append one trajectory line (durable on return), or note a skipped problem; advance the bar."""
 
-    def write(line: str, view: AttemptView | None = None) -> None:
+    def write(line: str | Skipped, view: AttemptView | None = None) -> None:
+        if isinstance(line, Skipped):
+            skipped.append(line)
+            progress.skip()
+            return
         view = view or attempt_view(json.loads(line))
         store.append_line(line, view.problem_id, view)
         collected.append(view.problem_id)
+        if view.reason.startswith("error"):
+            errors.append(view.problem_id)
         progress.add(view.success)
 
     return write
@@ -168,12 +201,12 @@ def run_scripted(
     agent_factory: Callable[[], ScriptedAgent],
     pending: list[Problem],
     options: RunOptions,
-    write: Callable[[str], None],
+    write: Callable[[str | Skipped], None],
 ) -> None:
     """Play ``pending`` on ``options.workers`` threads; ``write`` is called on this thread."""
     local = threading.local()
 
-    def play(problem: Problem) -> Trajectory:
+    def play(problem: Problem) -> Trajectory | Skipped:
         agent = getattr(local, "agent", None)
         if agent is None:
             agent = local.agent = agent_factory()
@@ -190,7 +223,8 @@ def run_scripted(
         futures = [pool.submit(play, p) for p in pending]
         try:
             for future in as_completed(futures):
-                write(future.result().to_json_line())
+                result = future.result()
+                write(result if isinstance(result, Skipped) else result.to_json_line())
         except BaseException:
             for future in futures:
                 future.cancel()
@@ -201,14 +235,14 @@ async def run_teacher(
     teacher: Any,
     pending: list[Problem],
     options: RunOptions,
-    write: Callable[[str, AttemptView | None], None],
+    write: Callable[[str | Skipped, AttemptView | None], None],
 ) -> AsyncPool:
     """Play ``pending`` with the LLM teacher, ``options.concurrency`` episodes at a time; solver
     work runs in ``options.workers`` host processes (collectors.episode_hosts)."""
     hosts = await EpisodeHosts.start(options.workers)
     config = teacher.config()
 
-    async def episode(problem: Problem) -> tuple[str, dict[str, Any] | None]:
+    async def episode(problem: Problem) -> tuple[str, dict[str, Any] | None] | Skipped:
         return await hosts.play(
             teacher.complete,
             problem,
@@ -218,11 +252,14 @@ async def run_teacher(
             agent_config=config,
         )
 
-    def done(_problem: Problem, result: tuple[str, dict[str, Any] | None]) -> None:
+    def done(_problem: Problem, result: tuple[str, dict[str, Any] | None] | Skipped) -> None:
+        if isinstance(result, Skipped):
+            write(result, None)
+            return
         line, view = result
         write(line, AttemptView.model_validate(view) if view is not None else None)
 
-    pool: AsyncPool[Problem, tuple[str, dict[str, Any] | None]] = AsyncPool(
+    pool: AsyncPool[Problem, tuple[str, dict[str, Any] | None] | Skipped] = AsyncPool(
         episode, done, concurrency=options.concurrency, stop=teacher.client.budget_stop
     )
     try:
@@ -248,24 +285,24 @@ def collect(
     agent_name, agent_config = probe_agent.name, probe_agent.config()
     selected = select(problems, options.shard, options.limit)
     by_id = {p.problem_id: p for p in selected}
-    drop = (
-        (lambda r: (r.get("outcome") or {}).get("terminated_by") == "error") if options.retry_errors else None
-    )
     started, t0 = datetime.now(UTC), time.perf_counter()
     collected: list[str] = []
-    stopped, unfinished = None, 0
+    collected_errors: list[str] = []
+    skipped: list[Skipped] = []
+    stopped, unfinished, aborted = None, 0, None
     with JsonlStore(
         options.out,
         lambda r: str(r["problem_id"]),
         overwrite=options.overwrite,
-        drop=drop,
+        replaceable=is_error,
+        retry=options.retry_errors,
         project=attempt_view,
     ) as store:
         _check_compatible(store.kept, agent_name, options.layout, by_id, options.out)
         pending = [p for p in selected if p.problem_id not in store.done]
-        already = [v for v in store.kept if v.problem_id in by_id]
+        already = [v for v in store.kept if v.problem_id in by_id and v.problem_id in store.done]
         progress = _Progress(len(selected), already, agent_name, options.progress)
-        write = _writer(store, progress, collected)
+        write = _writer(store, progress, collected, skipped, collected_errors)
         try:
             if not pending:
                 pass  # everything selected is already in the file
@@ -273,11 +310,13 @@ def collect(
                 run_scripted(agent_factory, pending, options, write)
             else:
                 pool = asyncio.run(run_teacher(teacher, pending, options, write))
-                stopped, unfinished = pool.stopped_reason, pool.unfinished
+                stopped, unfinished, aborted = pool.stopped_reason, pool.unfinished, pool.aborted
         finally:
             progress.close()
         views: list[AttemptView] = list(store.kept)
-        torn, dropped = store.torn_bytes, store.dropped
+        torn, replaced = store.torn_bytes, len(store.replaced)
+    held = [v for v in views if v.problem_id in by_id]
+    errors_held = sum(v.reason.startswith("error") for v in held)
     elapsed = time.perf_counter() - t0
     summary = {
         "agent": agent_name,
@@ -290,23 +329,48 @@ def collect(
             if k != "progress"
         },
         **summarize(views),
+        "errors_held": errors_held,
+        "skipped": {  # reason -> problem ids; none of them is in the file or in any count above
+            reason: sorted(s.problem_id for s in skipped if s.reason == reason)
+            for reason in sorted({s.reason for s in skipped})
+        },
         "this_run": {
             "started_at": started.isoformat(timespec="seconds"),
             "elapsed_s": round(elapsed, 3),
             "selected": len(selected),
             "already_done": len(selected) - len(pending),
             "collected": len(collected),
+            "collected_errors": len(collected_errors),
+            "skipped": len(skipped),
             "trajectories_per_s": round(len(collected) / elapsed, 3) if elapsed > 0 else None,
             "unfinished": unfinished,
             "stopped": stopped,
             "torn_bytes_discarded": torn,
-            "errors_retried": dropped,
+            "errors_retried": replaced,
+            "aborted": aborted,
             "usage": teacher.client.total.model_dump() if teacher is not None else None,
         },
     }
     write_json_atomic(summary_path(options.out), summary)
+    if aborted is not None:
+        raise TeacherUnusableError(
+            f"the teacher endpoint cannot be used, so the run stopped at the first call that showed it: "
+            f"{aborted}. "
+            f"Nothing was recorded for the {unfinished} problem(s) not attempted; fix it and rerun the "
+            f"same command to collect them"
+        )
     table = render_tables(summary, agent=agent_name, workers=options.workers)
-    return RunResult(summary, table, stopped, unfinished, collected)
+    return RunResult(
+        summary,
+        table,
+        stopped,
+        unfinished,
+        collected,
+        collected_errors=len(collected_errors),
+        errors_held=errors_held,
+        usable_held=len(held) - errors_held,
+        skipped=skipped,
+    )
 
 
 def summary_path(out: Path) -> Path:

@@ -28,6 +28,10 @@ class StoreFormatError(OrDebugError):
     """A complete line of an output file is not a valid record."""
 
 
+class StorePathError(OrDebugError):
+    """The output path cannot be a record file (e.g. it is a directory)."""
+
+
 KeyFn = Callable[[dict[str, Any]], str]
 
 
@@ -38,11 +42,13 @@ def lock_path(path: Path) -> Path:
 class JsonlStore:
     """An output file owned by this process while open.
 
-    ``key(record)`` names the unit a line finishes (``problem_id`` for trajectories). ``drop``
-    (optional) selects finished lines to forget on open, e.g. failures to retry; they are removed
-    by rewriting the file (temp + rename) so every key still appears at most once. ``project``
-    (optional) keeps a small view of every finished line in ``self.kept`` (for end-of-run tables)
-    without holding whole records in memory.
+    ``key(record)`` names the unit a line finishes (``problem_id`` for trajectories).
+    ``replaceable`` (optional) marks finished lines that a later line of the same key may
+    supersede (failures). With ``retry``, their keys stay pending so the caller plays them again;
+    a replaceable line leaves the file only once its replacement is durably appended (the file is
+    compacted on close, and a crash in between leaves both lines, which the next open resolves in
+    favour of the later one). ``project`` (optional) keeps a small view of every finished line in
+    ``self.kept`` (for end-of-run tables) without holding whole records in memory.
     """
 
     def __init__(
@@ -51,21 +57,29 @@ class JsonlStore:
         key: KeyFn,
         *,
         overwrite: bool = False,
-        drop: Callable[[dict[str, Any]], bool] | None = None,
+        replaceable: Callable[[dict[str, Any]], bool] | None = None,
+        retry: bool = False,
         project: Callable[[dict[str, Any]], Any] | None = None,
     ) -> None:
         self.path = Path(path)
         self._key = key
         self._overwrite = overwrite
-        self._drop = drop
+        self._replaceable = replaceable
+        self._retry = retry
         self._project = project
         self._lock_fh: TextIO | None = None
         self._fh: TextIO | None = None
         self._write_lock = threading.Lock()
         self.done: set[str] = set()
-        self.kept: list[Any] = []
+        self.retrying: set[str] = set()  # replaceable keys to play again (retry=True)
+        self.replaced: set[str] = set()  # keys whose replaceable line was superseded in this session
+        self._kept: dict[str, Any] = {}
         self.torn_bytes = 0
-        self.dropped = 0
+
+    @property
+    def kept(self) -> list[Any]:
+        """The view of every key's current line, in file order."""
+        return list(self._kept.values())
 
     # -- opening -------------------------------------------------------------------------
     def __enter__(self) -> Self:
@@ -76,6 +90,10 @@ class JsonlStore:
         self.close()
 
     def open(self) -> None:
+        if self.path.is_dir():
+            raise StorePathError(
+                f"{self.path} is a directory; the output must be a file, e.g. {self.path / 'trajectories.jsonl'}"
+            )
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._acquire_lock()
         try:
@@ -138,7 +156,8 @@ class JsonlStore:
     def _load(self) -> None:
         if not self.path.exists():
             return
-        dropped: list[int] = []
+        last: dict[str, tuple[int, bool]] = {}  # key -> (line number, replaceable) of its current line
+        superseded: set[int] = set()
         with self.path.open("r", encoding="utf-8") as fh:
             for lineno, line in enumerate(fh, 1):
                 if not line.strip():
@@ -158,23 +177,40 @@ class JsonlStore:
                     raise StoreFormatError(
                         f"{self.path}:{lineno}: record has no usable key ({exc})"
                     ) from None
-                if key in self.done:
-                    raise StoreFormatError(
-                        f"{self.path}:{lineno}: {key!r} appears twice; the file was merged by hand — "
-                        f"keep one line per unit or rerun with --overwrite"
-                    )
-                self.done.add(key)
-                if self._drop is not None and self._drop(record):
-                    dropped.append(lineno)
-                    self.done.discard(key)
-                elif self._project is not None:
-                    self.kept.append(self._project(record))
-        if dropped:
-            self.dropped = len(dropped)
-            skip = set(dropped)
-            with self.path.open("r", encoding="utf-8") as fh:
-                lines = [line for n, line in enumerate(fh, 1) if n not in skip]
-            self._replace_with(lines)
+                if key in last:
+                    if not last[key][1]:
+                        raise StoreFormatError(
+                            f"{self.path}:{lineno}: {key!r} appears twice; the file was merged by hand — "
+                            f"keep one line per unit or rerun with --overwrite"
+                        )
+                    superseded.add(last[key][0])  # a retry's replacement, written before a crash
+                replaceable = self._replaceable is not None and self._replaceable(record)
+                last[key] = (lineno, replaceable)
+                if self._project is not None:
+                    self._kept[key] = self._project(record)
+        for key, (_, replaceable) in last.items():
+            (self.retrying if self._retry and replaceable else self.done).add(key)
+        if superseded:
+            self._rewrite_without(superseded)
+
+    def _rewrite_without(self, linenos: set[int]) -> None:
+        with self.path.open("r", encoding="utf-8") as fh:
+            lines = [line for n, line in enumerate(fh, 1) if n not in linenos]
+        self._replace_with(lines)
+
+    def _compact(self) -> None:
+        """Drop the lines superseded by this session's replacements (each key's last line stays)."""
+        last: dict[str, int] = {}
+        keys: list[str | None] = []
+        with self.path.open("r", encoding="utf-8") as fh:
+            for lineno, line in enumerate(fh, 1):
+                key = self._key(json.loads(line)) if line.strip() else None
+                keys.append(key)
+                if key in self.replaced:
+                    last[key] = lineno
+        stale = {n for n, key in enumerate(keys, 1) if key in last and last[key] != n}
+        if stale:
+            self._rewrite_without(stale)
 
     def _replace_with(self, lines: list[str]) -> None:
         """Atomically replace the file's content (temp file in the same folder, then rename)."""
@@ -199,8 +235,12 @@ class JsonlStore:
             self._fh.flush()
             os.fsync(self._fh.fileno())
             self.done.add(key)
+            if key in self.retrying:  # its old line goes when the file is compacted on close
+                self.retrying.discard(key)
+                self.replaced.add(key)
             if self._project is not None:
-                self.kept.append(view if view is not None else self._project(json.loads(line)))
+                self._kept.pop(key, None)  # a replacement moves to the end, as its line does
+                self._kept[key] = view if view is not None else self._project(json.loads(line))
 
     def append(self, record: dict[str, Any]) -> None:
         view = self._project(record) if self._project is not None else None
@@ -210,6 +250,8 @@ class JsonlStore:
         if self._fh is not None:
             self._fh.close()
             self._fh = None
+            if self.replaced:
+                self._compact()
         if self._lock_fh is not None:
             fcntl.flock(self._lock_fh.fileno(), fcntl.LOCK_UN)
             self._lock_fh.close()

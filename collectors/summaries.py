@@ -13,8 +13,8 @@ Each output line is the input sample, unchanged, plus::
 Same guarantees as the collectors: bounded concurrency, one whole fsynced line per finished
 sample, a lock on the output, resume = pending = all - done (``--retry-failed`` also redoes
 samples whose summary failed), the teacher's retry/cost/budget handling (collectors.llm). Samples
-are keyed by their ``id``, else ``trace_id`` + ``step``, else a content hash. The sample format is agreed in
-/work/agents/search_format.md.
+are keyed by their ``id``, else ``trace_id`` + ``step``, else a content hash. The sample format is
+described in docs/collecting.md ("Search-trace step samples").
 """
 
 from __future__ import annotations
@@ -96,7 +96,8 @@ def sample_text(sample: dict[str, Any]) -> str:
         return question if not context else f"{question}\n\n{context}"
     raise SampleFormatError(
         f"sample {sample_key(sample)!r} has no 'prompt', 'messages' or 'question' text",
-        fix="see /work/agents/search_format.md for the sample format",
+        fix="give each sample a 'prompt' (text or chat messages), 'messages' or 'question' field "
+        "(format: docs/collecting.md, 'Search-trace step samples')",
     )
 
 
@@ -224,9 +225,13 @@ async def summarise_file(
 ) -> dict[str, Any]:
     """Summarise every pending sample of ``in_path`` into ``out_path``; return the run summary."""
     samples = read_samples(in_path)
-    drop = (lambda r: r.get("summary") is None) if retry_failed else None
     with JsonlStore(
-        out_path, sample_key, overwrite=overwrite, drop=drop, project=lambda r: r.get("summary") is not None
+        out_path,
+        sample_key,
+        overwrite=overwrite,
+        replaceable=lambda r: r.get("summary") is None,  # a failed summary, kept until replaced
+        retry=retry_failed,
+        project=lambda r: r.get("summary") is not None,
     ) as store:
         pending = [s for s in samples if sample_key(s) not in store.done]
         if limit is not None:

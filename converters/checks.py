@@ -46,6 +46,10 @@ REASON_TEXT: dict[str, str] = {
     "mix_cap": "left out by a --cap",
     "bad_line": "malformed input line skipped (--skip-bad-lines)",
     "torn_tail": "last trajectory line without newline (a write torn by a crash)",
+    "not_utf8": "input line (or .json record) is not valid UTF-8 (skipped with --skip-bad-lines)",
+    "already_optimal": "trajectory of a model already OPTIMAL at reset: not a debugging problem",
+    "collector_skipped": "trajectory the collector marked skipped (no attempt to learn from)",
+    "unknown_target": "action names a constraint/variable the model does not have",
     "ungrounded": "answer states a number or name its prompt does not show (dropped with --require-grounded)",
 }
 

@@ -18,6 +18,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from converters.files import dataset_lock, publish_mode
 from converters.registry import register_datasets, relative_file_name, unregister_datasets
 
 SPLITS = ("train", "val")
@@ -37,6 +38,7 @@ def _atomic(path: Path, write: Callable[[Path], None]) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
+        publish_mode(tmp, path)  # not mkstemp's 0600: training may run as another user
         write(Path(tmp))
         os.replace(tmp, path)
     except BaseException:
@@ -80,8 +82,15 @@ def publish_splits(root: str | os.PathLike[str], name: str, splits: Mapping[str,
     """Write each non-empty split to ``data/<name>/<split>.<fmt>`` and register it as ``<name>_<split>``.
 
     A split that is empty this time loses its old file and registration, so a re-run never leaves
-    a stale val set behind. Returns {registered name: rows}.
+    a stale val set behind. Returns {registered name: rows}. Another process publishing the same
+    name at the same time gets a ConvertError (converters.files.dataset_lock).
     """
+    with dataset_lock(root, name):
+        return _publish(root, name, splits, fmt=fmt, entry_for=entry_for)
+
+
+def _publish(root: str | os.PathLike[str], name: str, splits: Mapping[str, list[dict[str, Any]]],
+             *, fmt: str, entry_for: Callable[[str], dict[str, Any]]) -> dict[str, int]:
     directory = dataset_dir(root, name)
     entries: dict[str, dict[str, Any]] = {}
     counts: dict[str, int] = {}

@@ -2,9 +2,11 @@
 
 Low-accuracy mode by default: trigram models only, all preloaded (~0.7 s, ~25 MB), ~0.2-0.5 ms
 per text, reliable on the sentence-length and longer texts of reasoning sets; high accuracy
-loads every model (~0.9 GB, ~9 s) and is meant for short texts. Each configured field of a row is cut to ``max_chars`` and must be detected as the
-wanted language; an undecidable text (``None``) fails. The detector is the costly part of
-pre-sampling, so converters.parquet_sampling calls it only on the candidates a sample needs.
+loads every model (~0.9 GB, ~9 s) and is meant for short texts. Each configured field of a row is
+cut to ``max_chars``; a field the detector can decide must be the wanted language, an undecidable
+one (no letters, such as a numeric answer "42", or ``None`` from the detector) is passed over, and
+a row needs at least one decided field. The detector is the costly part of pre-sampling, so
+converters.parquet_sampling calls it only on the candidates a sample needs.
 """
 
 from __future__ import annotations
@@ -47,10 +49,16 @@ class LanguageFilter:
         self._detector.detect_language_of("A short English sentence to load the language models.")
 
     def matches(self, texts: Sequence[Any]) -> bool:
+        """Every decidable text is in the language, and at least one is (module doc)."""
+        decided = False
         for text in texts:
-            if not isinstance(text, str) or not text.strip():
-                continue
+            if not isinstance(text, str) or not any(c.isalpha() for c in text):
+                continue  # empty, or a number/formula: no language to veto with
             self.calls += 1
-            if self._detector.detect_language_of(text[: self.max_chars]) != self.language:
+            found = self._detector.detect_language_of(text[: self.max_chars])
+            if found is None:
+                continue
+            if found != self.language:
                 return False
-        return True
+            decided = True
+        return decided

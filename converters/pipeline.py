@@ -20,6 +20,7 @@ from tqdm import tqdm
 from converters import card as card_mod
 from converters.checks import REASON_TEXT, check_answer, measure_lengths, token_counter
 from converters.errors import ConvertError
+from converters.files import dataset_lock
 from converters.grounding import Grounding
 from converters.grounding_report import Tally, ground
 from converters.mix import dedup, repeat_train, select
@@ -34,6 +35,7 @@ from converters.registry import (
 from converters.samples import Sample
 from converters.sources import LEGACY_SOURCE, ReadStats, detect_kind, read_alpaca, read_messages
 from converters.split import SPLITS, assign_splits, check_fractions, holdout_mask
+from converters.targets import unknown_target
 from converters.trajectories import read_trajectories
 from converters.writer import sha256_file, staged_dir, write_split
 from ordebug.actions import parse_action
@@ -232,6 +234,11 @@ def _convert(opts: ConvertOptions) -> dict[str, Any]:
         raise ConvertError(f"--name {opts.name!r} is not a dataset name", fix="use letters, digits, _ . -")
     if opts.update_registry:
         load_dataset_info(opts.root)  # an unreadable registry fails now, before anything is written
+    with dataset_lock(opts.root, opts.name):  # a second convert of this name fails, never replaces
+        return _convert_locked(opts)
+
+
+def _convert_locked(opts: ConvertOptions) -> dict[str, Any]:
     clock, drops = _Clock(), _Drops()
     samples, inputs, stats = read_inputs(opts, drops)
     clock.lap("read")
@@ -245,7 +252,7 @@ def _convert(opts: ConvertOptions) -> dict[str, Any]:
     layout = _choose_layout(samples, opts.layout)
     n_whatif = sum(1 for s in samples if s.meta["whatif"])
     system = system_prompt(layout, whatif=n_whatif > 0)  # the prompt lists what the answers use
-    checked, lenient, replaced = _check(samples, system, opts, drops)
+    checked, lenient, replaced = _check(samples, system, opts, drops, stats.problem_sources)
     clock.lap("check")
     kept, duplicates = dedup([s.text_key for s in checked])
     for i in duplicates:
@@ -303,16 +310,21 @@ def _convert(opts: ConvertOptions) -> dict[str, Any]:
 
 
 def _check(
-    samples: list[Sample], system: str, opts: ConvertOptions, drops: _Drops
+    samples: list[Sample], system: str, opts: ConvertOptions, drops: _Drops, models: dict[str, str]
 ) -> tuple[list[Sample], int, int]:
-    """Samples whose answer passes check_answer, each given the layout's system prompt.
-    Returns them, how many actions parsed only leniently, and how many system prompts changed."""
+    """Samples whose answer passes check_answer and whose action names an element the model has
+    (converters.targets; ``models``: problem id -> model file), each given the layout's system
+    prompt. Returns them, how many actions parsed only leniently, and how many system prompts changed."""
     checked: list[Sample] = []
     lenient = replaced = 0
     for s in samples:
         verdict = s.verdict or check_answer(s.output)
         if not verdict.ok:
             drops.add(verdict.reason or "invalid", s.meta["origin"], verdict.detail)
+            continue
+        unknown = unknown_target(s.output, s.input, models.get(s.meta["problem_id"]))
+        if unknown:
+            drops.add("unknown_target", s.meta["origin"], unknown)
             continue
         if verdict.lenient:
             lenient += 1

@@ -25,6 +25,7 @@ Output: ``data/<name>/train.parquet`` (Alpaca columns ``instruction``, ``input``
 from __future__ import annotations
 
 import argparse
+import math
 import re
 import sys
 import time
@@ -70,7 +71,7 @@ class ColumnMap(BaseModel):
 def load_mapping(path: Path) -> dict[str, Any]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as err:
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
         raise PresampleError(f"cannot read the mapping: {' '.join(str(err).split())[:160]}", where=str(path),
                              fix="pass a YAML file with question/reasoning/answer keys") from None
     if not isinstance(data, dict):
@@ -113,6 +114,8 @@ class Standardizer:
     @staticmethod
     def _field(row: Row, column: str | None, pattern: re.Pattern[str] | None) -> str:
         value = row.get(column) if column else None
+        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+            value = str(value)  # numeric answers of math sets (seed 004) are answers too
         if not isinstance(value, str):
             return ""
         if pattern is not None:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from converters.errors import RegistryError
+from converters.files import publish_mode
 
 DATASET_INFO = "dataset_info.json"
 
@@ -207,6 +208,7 @@ def _locked(root: str | os.PathLike[str]) -> Iterator[None]:
 def _write_atomic(path: Path, data: Mapping[str, Any]) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        publish_mode(tmp, path)  # not mkstemp's 0600: training may run as another user
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(data, fh, indent=2, ensure_ascii=False)
             fh.write("\n")

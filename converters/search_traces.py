@@ -10,7 +10,7 @@ From raw traces (schema and rendering: converters/search_schema.py):
   everything up to and including result i, answer = what follows until result i+1 or the end
   (a sample whose answer would be empty, e.g. two results in a row, is dropped as
   ``empty_answer``). Alpaca rows (instruction = prompt, output = answer). All step samples are
-  also written to ``data/<name>_steps/steps.jsonl`` (format: /work/agents/search_format.md), the
+  also written to ``data/<name>_steps/steps.jsonl`` (format: docs/collecting.md), the
   input of ``make summarize``.
 From step samples carrying a ``summary`` (added by ``collectors.summaries``):
 - ``<name>_summary_prefix``: prompt = full context -> ``<summary>\\n…\\n</summary>\\n\\n`` + answer.
@@ -36,6 +36,7 @@ from converters.dataset_out import dataset_dir, publish_splits, write_json, writ
 from converters.group_split import split_groups
 from converters.registry import alpaca_entry, messages_entry
 from converters.search_schema import Trace, TraceFormatError, parse_trace, render, render_question
+from converters.utf8 import NotUtf8, utf8_lines
 from converters.workload_errors import TraceInputError
 from ordebug.errors import OrDebugError
 
@@ -44,16 +45,20 @@ STEP_SCHEMA = "search_step/1"
 
 def read_jsonl(path: Path, drops: Counter[str], examples: list[str]) -> Iterator[tuple[int, Any]]:
     """(line number, object) for each JSON line; unreadable lines are counted and skipped."""
-    with path.open("r", encoding="utf-8", errors="replace") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                yield lineno, json.loads(line)
-            except json.JSONDecodeError as err:
-                drops["unreadable_line"] += 1
-                if len(examples) < 5:
-                    examples.append(f"{path}:{lineno}: unreadable_line: {err.msg}")
+    for lineno, line in utf8_lines(path):  # not errors="replace": U+FFFD would reach the samples
+        if isinstance(line, NotUtf8):
+            drops["unreadable_line"] += 1
+            if len(examples) < 5:
+                examples.append(f"{path}:{lineno}: unreadable_line: {line}")
+            continue
+        if not line.strip():
+            continue
+        try:
+            yield lineno, json.loads(line)
+        except json.JSONDecodeError as err:
+            drops["unreadable_line"] += 1
+            if len(examples) < 5:
+                examples.append(f"{path}:{lineno}: unreadable_line: {err.msg}")
 
 
 def detect_kind(path: Path) -> str:

@@ -25,12 +25,22 @@ def _csv(values: Sequence[str] | None) -> list[str]:
     return [v.strip() for item in values or [] for v in item.split(",") if v.strip()]
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Defaults shown only where they say something: not for flags, whose help says what they do
+    ("--no-register (default: True)"), not for None/[] and not twice where the help gives one."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.nargs == 0 or action.default in (None, []) or "default" in (action.help or "").lower():
+            return action.help
+        return super()._get_help_string(action)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m converters.sft",
         description="Convert trajectories (and legacy Alpaca/messages SFT files) into LLaMA-Factory datasets "
         "with problem-grouped train/val/test splits, sample checks and a dataset card.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_HelpFormatter,
     )
     io = p.add_argument_group("inputs and outputs")
     io.add_argument(
@@ -51,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="alpaca",
         help="alpaca: instruction/input/output/system; sharegpt: OpenAI-style messages",
     )
-    io.add_argument("--file-format", choices=["jsonl", "parquet"], default="jsonl")
+    io.add_argument("--file-format", choices=["jsonl", "parquet"], default="jsonl", help="split file type")
     io.add_argument(
         "--root",
         type=Path,

@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 from converters.errors import ConvertError
 from converters.samples import Sample, family_of, make_meta
+from converters.utf8 import FIX, NotUtf8, bad_byte, utf8_lines
 from ordebug.prompts import INSTRUCTION
 
 InputKind = Literal["trajectories", "alpaca", "messages"]
@@ -75,29 +76,34 @@ def detect_kind(path: Path) -> InputKind:
         raise ConvertError(
             f"{path}: unsupported file type {path.suffix!r}", fix="inputs are .jsonl or .json files"
         )
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                first = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ConvertError(f"not valid JSON ({exc.msg})", where=f"{path}:{lineno}") from None
-            if not isinstance(first, dict):
-                raise ConvertError(
-                    f"expected a JSON object, got {type(first).__name__}", where=f"{path}:{lineno}"
-                )
-            if "schema" in first or ("steps" in first and "outcome" in first):
-                return "trajectories"
-            if "messages" in first or "conversations" in first:
-                return "messages"
-            if "instruction" in first or "output" in first:
-                return "alpaca"
+    first_bad: NotUtf8 | None = None
+    for lineno, line in utf8_lines(path):
+        if isinstance(line, NotUtf8):  # the reader reports it (or skips it under --skip-bad-lines)
+            first_bad = first_bad or line
+            continue
+        if not line.strip():
+            continue
+        try:
+            first = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ConvertError(f"not valid JSON ({exc.msg})", where=f"{path}:{lineno}") from None
+        if not isinstance(first, dict):
             raise ConvertError(
-                f"unknown record with keys {sorted(first)[:8]}",
-                where=f"{path}:{lineno}",
-                fix="expected a trajectory (schema), an Alpaca sample (instruction/input/output) or messages",
+                f"expected a JSON object, got {type(first).__name__}", where=f"{path}:{lineno}"
             )
+        if "schema" in first or ("steps" in first and "outcome" in first):
+            return "trajectories"
+        if "messages" in first or "conversations" in first:
+            return "messages"
+        if "instruction" in first or "output" in first:
+            return "alpaca"
+        raise ConvertError(
+            f"unknown record with keys {sorted(first)[:8]}",
+            where=f"{path}:{lineno}",
+            fix="expected a trajectory (schema), an Alpaca sample (instruction/input/output) or messages",
+        )
+    if first_bad is not None:
+        raise ConvertError(f"{first_bad}; no readable line", where=str(path), fix=FIX)
     raise ConvertError(
         f"{path} is empty", fix="collect trajectories first (make collect) or pass other --in files"
     )
@@ -234,7 +240,7 @@ def _records(path: Path, stats: ReadStats, skip_bad: bool) -> Iterator[tuple[str
     """(location, record) pairs of a .json list/wrapper or of .jsonl lines."""
     if path.suffix == ".json":
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data, bad = _load_json(path, skip_bad)
         except json.JSONDecodeError as exc:
             raise ConvertError(f"not valid JSON (line {exc.lineno}: {exc.msg})", where=str(path)) from None
         if isinstance(data, dict) and isinstance(data.get("data"), list):
@@ -249,27 +255,61 @@ def _records(path: Path, stats: ReadStats, skip_bad: bool) -> Iterator[tuple[str
             raise ConvertError(f"{path} holds no samples", fix="pass a file with samples")
         for i, rec in enumerate(items):
             stats.records += 1
+            if bad is not None and _has_bad_bytes(rec):
+                stats.skip("not_utf8", f"{path}:{prefix}[{i}] ({bad})")
+                continue
             yield f"{path}:{prefix}[{i}]", rec
         return
     n = 0
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            where = f"{path}:{lineno}"
+    for lineno, line in utf8_lines(path):
+        if isinstance(line, NotUtf8):
+            if not skip_bad:
+                raise ConvertError(
+                    str(line), where=f"{path}:{lineno}", fix=f"{FIX}, or pass --skip-bad-lines"
+                )
             stats.records += 1
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as exc:
-                if not skip_bad:
-                    raise ConvertError(
-                        f"not valid JSON ({exc.msg})",
-                        where=where,
-                        fix="fix the line or pass --skip-bad-lines",
-                    ) from None
-                stats.skip("bad_line", where)
-                continue
-            n += 1
-            yield where, rec
+            stats.skip("not_utf8", f"{path}:{lineno}")
+            continue
+        if not line.strip():
+            continue
+        where = f"{path}:{lineno}"
+        stats.records += 1
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as exc:
+            if not skip_bad:
+                raise ConvertError(
+                    f"not valid JSON ({exc.msg})",
+                    where=where,
+                    fix="fix the line or pass --skip-bad-lines",
+                ) from None
+            stats.skip("bad_line", where)
+            continue
+        n += 1
+        yield where, rec
     if n == 0:
         raise ConvertError(f"{path} holds no samples", fix="pass a file with samples")
+
+
+def _load_json(path: Path, skip_bad: bool) -> tuple[Any, NotUtf8 | None]:
+    """A whole .json file, and where its first non-UTF-8 byte is (None when it has none).
+
+    Bad bytes inside strings survive decoding as lone surrogates (``surrogateescape``) when
+    ``skip_bad``, so the records holding them can be counted and skipped one by one.
+    """
+    raw = path.read_bytes()
+    try:
+        return json.loads(raw.decode("utf-8")), None
+    except UnicodeDecodeError as exc:
+        bad = bad_byte(raw, exc)
+        if not skip_bad:
+            raise ConvertError(str(bad), where=str(path), fix=f"{FIX}, or pass --skip-bad-lines") from None
+    return json.loads(raw.decode("utf-8", "surrogateescape")), bad
+
+
+def _has_bad_bytes(rec: Any) -> bool:
+    try:
+        json.dumps(rec, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: a byte that was not UTF-8
+        return True
+    return False

@@ -133,6 +133,9 @@ def load_tools(path: str | Path | None = None) -> dict[str, ToolSpec]:
     except OSError as err:
         raise ToolSchemaError(f"cannot read tools file: {err.strerror}", where=str(path),
                               fix="pass an existing file with --tools") from None
+    except UnicodeDecodeError as err:
+        raise ToolSchemaError(f"not valid UTF-8 at byte offset {err.start}", where=str(path),
+                              fix="re-encode the file as UTF-8") from None
     except yaml.YAMLError as err:
         raise ToolSchemaError(f"not valid YAML: {' '.join(str(err).split())}", where=str(path),
                               fix="fix the syntax") from None

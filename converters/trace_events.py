@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from converters.tool_schema import parse_call_text
+from converters.utf8 import NotUtf8, utf8_lines
 
 RUN_END_EVENTS = ("final", "run_end")
 KNOWN_EVENTS = ("llm_request", "llm_action", "tool_result", *RUN_END_EVENTS)
@@ -69,23 +70,25 @@ def read_events(path: Path) -> tuple[list[Event], list[tuple[int, str]]]:
     """Events of one file plus (line number, why) for each unreadable line."""
     events: list[Event] = []
     bad: list[tuple[int, str]] = []
-    with path.open("r", encoding="utf-8", errors="replace") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as err:
-                bad.append((lineno, f"not JSON ({err.msg})"))
-                continue
-            if not isinstance(obj, dict):
-                bad.append((lineno, "not a JSON object"))
-                continue
-            kind = obj.get("event", obj.get("type"))
-            if not isinstance(kind, str):
-                bad.append((lineno, "no `event` (or `type`) field"))
-                continue
-            events.append(Event(kind=kind, data=obj, line=lineno))
+    for lineno, line in utf8_lines(path):  # not errors="replace": U+FFFD would reach the samples
+        if isinstance(line, NotUtf8):
+            bad.append((lineno, str(line)))
+            continue
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as err:
+            bad.append((lineno, f"not JSON ({err.msg})"))
+            continue
+        if not isinstance(obj, dict):
+            bad.append((lineno, "not a JSON object"))
+            continue
+        kind = obj.get("event", obj.get("type"))
+        if not isinstance(kind, str):
+            bad.append((lineno, "no `event` (or `type`) field"))
+            continue
+        events.append(Event(kind=kind, data=obj, line=lineno))
     return events, bad
 
 

@@ -9,6 +9,7 @@ when another layout is asked for, ``ordebug.observation.render(step.state, layou
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
@@ -20,6 +21,7 @@ from converters.checks import AnswerCheck, check_answer
 from converters.errors import ConvertError
 from converters.samples import Sample, family_of, make_meta
 from converters.sources import ReadStats
+from converters.utf8 import FIX, bad_byte
 from ordebug.actions import parse_action
 from ordebug.answer import THINK_CLOSE, THINK_OPEN, format_answer
 from ordebug.errors import ActionParseError
@@ -68,11 +70,12 @@ def read_trajectories(
     Lines are read as bytes (pydantic parses them directly) and fed to ``digest`` (a hashlib
     object) on the way, so the card's input hash costs no second read.
     """
-    n_ok = 0
+    n_ok = offset = 0
     with path.open("rb") as fh:
         for lineno, line in enumerate(fh, 1):
             if digest is not None:
                 digest.update(line)
+            start, offset = offset, offset + len(line)
             if line.isspace():
                 continue
             where = f"{path}:{lineno}"
@@ -82,6 +85,14 @@ def read_trajectories(
                 continue
             try:
                 traj = _parse(line, path, lineno)
+            except UnicodeDecodeError as exc:
+                bad = bad_byte(line, exc, start=start)
+                if not skip_bad:
+                    raise ConvertError(
+                        str(bad), where=where, fix=f"{FIX}, or pass --skip-bad-lines"
+                    ) from None
+                stats.skip("not_utf8", where)
+                continue
             except TrajectoryFormatError as exc:
                 if not skip_bad:
                     raise ConvertError(str(exc), fix="fix the line or pass --skip-bad-lines") from None
@@ -105,10 +116,7 @@ def _parse(line: bytes, path: Path, lineno: int) -> Trajectory:
             return traj
     except ValidationError:
         pass
-    try:
-        text = line.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise TrajectoryFormatError(f"{path}:{lineno}: not valid UTF-8 (byte {exc.start})") from None
+    text = line.decode("utf-8")  # UnicodeDecodeError: the caller names the byte
     return parse_trajectory_line(text, path=path, lineno=lineno)  # raises with file:line and key
 
 
@@ -122,6 +130,10 @@ def trajectory_samples(
     source: str | None = None,
 ) -> list[Sample]:
     """Step-level samples of one trajectory (empty when it failed and failures are not kept)."""
+    skipped = _skip_reason(traj)
+    if skipped:  # e.g. a feasible model: nothing to debug, whatever the outcome says
+        stats.skip(skipped, where)
+        return []
     success = traj.outcome.success
     if not success and not keep_failures:
         stats.skip("trajectory_failed", where)
@@ -174,6 +186,36 @@ def trajectory_samples(
         # an empty reasoning gets no verdict here: check_answer then drops it as think_empty
         samples.append(Sample(INSTRUCTION, observation, output, "", meta, verdict if reasoning else None))
     return samples
+
+
+def optimal_at_reset(traj: Trajectory) -> bool:
+    """Whether the problem's model was already OPTIMAL before the agent changed anything.
+
+    Read from the trajectory itself: the first step's observation (its state, else its text) is
+    what reset showed. A record with no steps that ended OPTIMAL without a change is the same case.
+    """
+    if not traj.steps:
+        return traj.outcome.final_status == "OPTIMAL" and not traj.outcome.changes
+    first = traj.steps[0]
+    if first.state:
+        return first.state.get("status") == "OPTIMAL"
+    line = _STATUS_LINE.search(first.observation)
+    return line is not None and line.group(1) == "OPTIMAL"
+
+
+def _skip_reason(traj: Trajectory) -> str | None:
+    """Why a trajectory yields no samples at all: the collector marked it skipped, or its model
+    was OPTIMAL at reset (files written before collectors skipped such problems)."""
+    outcome = traj.outcome
+    marked = (
+        getattr(outcome, "skipped", None) or traj.problem.get("skipped") or outcome.terminated_by == "skipped"
+    )
+    if optimal_at_reset(traj) or any(w in str(marked).lower() for w in ("feasible", "optimal")):
+        return "already_optimal"
+    return "collector_skipped" if marked else None
+
+
+_STATUS_LINE = re.compile(r"^Status: (\S+)", re.MULTILINE)
 
 
 def _rerender(state: dict, layout: str, where: str) -> str:

@@ -16,6 +16,7 @@ from json.encoder import encode_basestring  # type: ignore[attr-defined]  # the 
 from pathlib import Path
 from typing import Any, Literal
 
+from converters.files import publish_mode
 from converters.samples import META_KEYS, Sample
 
 Format = Literal["alpaca", "sharegpt"]
@@ -157,6 +158,7 @@ def staged_dir(final: Path) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
     try:
         yield tmp
+        publish_mode(tmp, final)  # not mkdtemp's 0700: training may run as another user
         old = None
         if final.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{final.name}.old-", dir=final.parent))

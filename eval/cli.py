@@ -56,7 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
     where = p.add_argument_group("problems and episodes")
     where.add_argument(
         "--problems",
-        help=f"benchmark set / model files (default: the run's test split, else {DEFAULT_PROBLEMS})",
+        nargs="+",
+        metavar="DIR|FILE",
+        help=f"benchmark sets / model files, one or several (default: the run's test split, else "
+        f"{DEFAULT_PROBLEMS})",
     )
     where.add_argument("--limit", type=int, help="play only the first N problems")
     where.add_argument(
@@ -368,7 +371,8 @@ def run_offline(args: argparse.Namespace, mode: str) -> tuple[Results, Path]:
 
     if mode == "predictions":
         problems = explicit_problems(args.problems).problems if args.problems else []
-        results = offline.predictions_results(args.predictions, problems, args.problems, seed=args.seed)
+        spec = " ".join(args.problems) if args.problems else None
+        results = offline.predictions_results(args.predictions, problems, spec, seed=args.seed)
     else:
         results = offline.tool_call_results(args.tool_calls, args.tools, seed=args.seed)
     return results, _default_out(args, None, mode)

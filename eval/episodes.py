@@ -39,6 +39,11 @@ class PlayedEpisode:
     steps: list[StepRecord]
     terminated_by: str
     error: str | None = None
+    skipped: str | None = None  # why it was not played (FEASIBLE_AT_RESET); then it is never scored
+
+
+#: The model is already OPTIMAL at reset: not a debugging problem, kept out of every metric.
+FEASIBLE_AT_RESET = "feasible_at_reset"
 
 
 @dataclass(frozen=True)
@@ -105,6 +110,8 @@ async def play_episode(
         obs, info = await slot.run(env.reset, problem)
     except Exception as exc:  # noqa: BLE001 - an unreadable model fails its episode, not the batch
         return PlayedEpisode(problem, None, steps, "error", f"{type(exc).__name__}: {exc}")
+    if info["state"].status == "OPTIMAL":
+        return PlayedEpisode(problem, None, steps, "skipped", skipped=FEASIBLE_AT_RESET)
     names = EpisodeNames(problem, list(info["state"].constraint_names))
     history: list[dict[str, str]] = []
     terminated_by, error = "step_limit", None

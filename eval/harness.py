@@ -15,12 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from eval.episodes import EpisodeSettings, play_all
+from eval.episodes import EpisodeSettings, PlayedEpisode, play_all
+from eval.errors import EvalConfigError
 from eval.policies import close_policy, make_baseline
 from eval.policies.base import Policy
 from eval.provenance import git_state, utc_now, versions, write_atomic
 from eval.report_md import write_report
-from eval.schema import GroupSummary, Results, Samples
+from eval.schema import EpisodeResult, GroupSummary, Results, Samples, SkippedProblem
 from eval.scoring import breakdown, episode_result, metric_infos, summarize
 from ordebug.oracle import Repair, minimal_repair
 from ordebug.problems import Problem
@@ -73,11 +74,13 @@ async def _play_scored(
     opts: EvalOptions,
     repairs: dict[str, Repair | None],
     desc: str | None = None,
-):
+) -> tuple[list[EpisodeResult], list[PlayedEpisode]]:
+    """Scored episodes, and apart from them the problems skipped unscored (feasible at reset)."""
     played = await play_all(
         policy, problems, opts.settings, concurrency=opts.concurrency, progress=opts.progress, desc=desc
     )
-    return [episode_result(p, repairs.get(p.problem.problem_id)) for p in played]
+    scored = [episode_result(p, repairs.get(p.problem.problem_id)) for p in played if p.skipped is None]
+    return scored, [p for p in played if p.skipped is not None]
 
 
 async def evaluate_policy_async(policy: Policy, problems: Sequence[Problem], opts: EvalOptions) -> Results:
@@ -88,10 +91,26 @@ async def evaluate_policy_async(policy: Policy, problems: Sequence[Problem], opt
             oracle_repairs, problems, max(1, min(opts.concurrency, 4)), opts.progress
         )
     try:
-        episodes = await _play_scored(policy, problems, opts, repairs)
+        episodes, skipped_played = await _play_scored(policy, problems, opts, repairs)
         policy_config = policy.config()
     finally:
         await close_policy(policy)
+    skipped_problems = [
+        SkippedProblem(problem_id=p.problem.problem_id, source=p.problem.source, reason=str(p.skipped))
+        for p in skipped_played
+    ]
+    if skipped_problems:
+        print(
+            f"warning: {len(skipped_problems)} problem(s) already OPTIMAL at reset are not debugging "
+            f"problems; listed apart (results.json 'skipped') and kept out of every metric",
+            file=sys.stderr,
+        )
+    if not episodes:
+        raise EvalConfigError(
+            f"{opts.problems_spec or 'the problems'}: every problem is already OPTIMAL at reset, so "
+            f"there is nothing to debug",
+            fix="evaluate on infeasible problems (e.g. a generated benchmark: make generate)",
+        )
     main = summarize(episodes, seed=opts.seed)
     baselines: dict[str, GroupSummary] = {}
     baseline_breakdown: dict[str, dict[str, dict[str, GroupSummary]]] = {}
@@ -105,7 +124,7 @@ async def evaluate_policy_async(policy: Policy, problems: Sequence[Problem], opt
             skipped[name] = str(exc)
             print(f"warning: baseline {name} skipped: {exc}", file=sys.stderr)
             continue
-        eps = await _play_scored(base, problems, opts, repairs, desc=f"baseline {name}")
+        eps, _ = await _play_scored(base, problems, opts, repairs, desc=f"baseline {name}")
         baselines[name] = summarize(eps, seed=opts.seed)
         baseline_breakdown[name] = breakdown(eps, seed=opts.seed)
     errors = sum(ep.error is not None for ep in episodes)
@@ -139,6 +158,7 @@ async def evaluate_policy_async(policy: Policy, problems: Sequence[Problem], opt
         baselines=baselines,
         baseline_breakdown=baseline_breakdown,
         episodes=episodes,
+        skipped=skipped_problems,
         config=config,
         versions=versions(),
         seeds={"bootstrap": opts.seed, "sampling": sampling_seed(policy_config)},
@@ -150,6 +170,7 @@ async def evaluate_policy_async(policy: Policy, problems: Sequence[Problem], opt
             effective=sum(bool(ep.metrics) for ep in episodes),
             steps=sum(len(ep.steps) for ep in episodes),
             errors=errors,
+            skipped=len(skipped_problems),
         ),
     )
 

@@ -81,11 +81,20 @@ def read_predictions(path: str | Path) -> list[PredictionLine]:
     if not path.is_file():
         raise PredictionsFormatError(f"{path}: no such predictions file", fix="pass --predictions FILE")
     rows: list[PredictionLine] = []
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
+    with path.open("rb") as fh:  # bytes, so a bad encoding is reported with its line and offset
+        offset = 0
+        for lineno, raw in enumerate(fh, 1):
+            start, offset = offset, offset + len(raw)
+            where = f"{path}:{lineno}"
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise PredictionsFormatError(
+                    f"{where}: not UTF-8 text (byte {start + exc.start} of the file: {exc.reason})",
+                    fix="save the predictions file as UTF-8",
+                ) from None
             if not line.strip():
                 continue
-            where = f"{path}:{lineno}"
             try:
                 row = json.loads(line)
             except json.JSONDecodeError as exc:

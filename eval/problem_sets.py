@@ -197,6 +197,8 @@ def run_test_problems(run: RunDir, fallback: str | None = None) -> ProblemSet:
     return with_card_settings(ps, cards)
 
 
-def explicit_problems(spec: str) -> ProblemSet:
+def explicit_problems(spec: str | list[str]) -> ProblemSet:
+    """Problems from one or several specs (``--problems dirA dirB``, as ``make collect`` takes them)."""
     problems = load_problems(spec)
-    return ProblemSet(problems=problems, spec=str(spec), original=len(problems))
+    text = spec if isinstance(spec, str) else " ".join(str(s) for s in spec)
+    return ProblemSet(problems=problems, spec=text, original=len(problems))

@@ -136,7 +136,8 @@ def write_report(
         (
             f"- mode: {results.mode}; problems: {cfg.get('problems', {}).get('spec', '—')} "
             f"({results.samples.effective} scored of {results.samples.original}"
-            f"{f', {results.samples.errors} infrastructure errors' if results.samples.errors else ''})"
+            f"{f', {results.samples.errors} infrastructure errors' if results.samples.errors else ''}"
+            f"{f', {results.samples.skipped} skipped' if results.samples.skipped else ''})"
         ),
         (
             f"- max steps: {cfg.get('max_steps', '—')}; layout: {cfg.get('layout', '—')}; "
@@ -152,6 +153,14 @@ def write_report(
     ]
     if results.mode == "episodes":
         lines += _episode_sections(results, out_dir)
+        if results.skipped:  # listed apart: no metric above counts them
+            lines += [
+                "## Skipped problems (not scored)",
+                "",
+                "| Problem | Reason | Source |",
+                "|---|---|---|",
+            ]
+            lines += [f"| {s.problem_id} | {s.reason} | {s.source} |" for s in results.skipped] + [""]
     else:
         lines += ["## Summary", ""] + headline_table(results, list(results.summary)) + [""]
     if trainer_logs:

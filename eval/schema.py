@@ -154,6 +154,17 @@ class Samples(_Model):
     effective: int = Field(description="episodes (or rows) scored")
     steps: int = Field(description="steps scored across all episodes (0 for predictions / tool calls)")
     errors: int = Field(description="episodes that ended with an infrastructure error")
+    skipped: int = Field(
+        0, description="problems not scored because they need no repair (see Results.skipped)"
+    )
+
+
+class SkippedProblem(_Model):
+    """A problem that was not played or scored: it is no debugging problem."""
+
+    problem_id: str = Field(description="problem id")
+    source: str = Field(description="where the problem was loaded from")
+    reason: str = Field(description="feasible_at_reset: the model is already OPTIMAL before any action")
 
 
 class Results(_Model):
@@ -187,6 +198,10 @@ class Results(_Model):
         default_factory=dict, description="baseline name -> breakdown (same shape as breakdown)"
     )
     episodes: list[EpisodeResult] = Field(default_factory=list, description="every episode (mode=episodes)")
+    skipped: list[SkippedProblem] = Field(
+        default_factory=list,
+        description="problems listed apart and kept out of every metric and count above (mode=episodes)",
+    )
     predictions: list[PredictionRow] = Field(
         default_factory=list, description="scored rows (mode=predictions)"
     )

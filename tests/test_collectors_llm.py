@@ -65,7 +65,7 @@ def test_429_honours_retry_after_then_500_backs_off_then_succeeds() -> None:
     assert result.usage.retries == 2
     assert result.errors == ["HTTP 429 (retry-after 1.5s)", "HTTP 500"]
     assert sleeps.waits[0] == 1.5  # the server's Retry-After, not our backoff
-    assert 0.5 * 0.5 <= sleeps.waits[1] <= 0.5 * 2  # backoff_base * 2**1 with jitter in [0.5, 1]
+    assert 0.5 * 2 * 0.5 <= sleeps.waits[1] <= 0.5 * 2  # backoff_base * 2**1, times a jitter in [0.5, 1]
     assert srv.stats()["by_status"] == {429: 1, 500: 1, 200: 1}
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from collectors.store import JsonlStore, StoreFormatError, StoreLockedError
+from collectors.store import JsonlStore, StoreFormatError, StoreLockedError, StorePathError
 
 
 def key(record: dict) -> str:
@@ -104,13 +104,45 @@ def test_overwrite_starts_afresh(tmp_path: Path) -> None:
     assert out.read_text() == ""
 
 
-def test_drop_forgets_selected_lines_and_rewrites_the_file(tmp_path: Path) -> None:
+def failed(record: dict) -> bool:
+    return not record["ok"]
+
+
+def test_retry_replaces_a_failed_line_only_once_its_replacement_is_written(tmp_path: Path) -> None:
     out = tmp_path / "a.jsonl"
-    write_lines(out, '{"id": "p1", "ok": true}\n{"id": "p2", "ok": false}\n{"id": "p3", "ok": true}\n')
-    with JsonlStore(out, key, drop=lambda r: not r["ok"]) as store:
-        assert store.done == {"p1", "p3"} and store.dropped == 1
+    write_lines(out, '{"id": "p1", "ok": true}\n{"id": "p2", "ok": false}\n{"id": "p3", "ok": false}\n')
+    with JsonlStore(out, key, replaceable=failed, retry=True, project=lambda r: r["ok"]) as store:
+        assert store.done == {"p1"} and store.retrying == {"p2", "p3"}
+        assert out.read_text().count("\n") == 3  # nothing leaves the file on open
         store.append({"id": "p2", "ok": True})
-    assert [json.loads(line)["id"] for line in out.read_text().splitlines()] == ["p1", "p3", "p2"]
+        assert store.kept == [True, False, True]  # p3 is still there, p2 moved to the end
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    # p3 was never replaced (e.g. outside --limit): its line stays
+    assert [(r["id"], r["ok"]) for r in lines] == [("p1", True), ("p3", False), ("p2", True)]
+
+
+def test_a_crash_between_replacement_and_compaction_keeps_the_later_line(tmp_path: Path) -> None:
+    out = tmp_path / "a.jsonl"
+    # what the file holds if the process died after appending p2's replacement, before close
+    write_lines(out, '{"id": "p1", "ok": true}\n{"id": "p2", "ok": false}\n{"id": "p2", "ok": true}\n')
+    with JsonlStore(out, key, replaceable=failed) as store:
+        assert store.done == {"p1", "p2"}
+    assert [json.loads(line) for line in out.read_text().splitlines()] == [
+        {"id": "p1", "ok": True},
+        {"id": "p2", "ok": True},
+    ]
+    # a successful line is never superseded: two of them is a hand-merged file
+    write_lines(out, '{"id": "p1", "ok": true}\n{"id": "p1", "ok": false}\n')
+    with pytest.raises(StoreFormatError, match="appears twice"):
+        JsonlStore(out, key, replaceable=failed).open()
+
+
+def test_a_directory_as_output_is_refused_without_a_lock(tmp_path: Path) -> None:
+    out = tmp_path / "trajectories"
+    out.mkdir()
+    with pytest.raises(StorePathError, match="is a directory; the output must be a file"):
+        JsonlStore(out, key).open()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["trajectories"]
 
 
 def test_append_refuses_a_key_twice_and_partial_lines(tmp_path: Path) -> None:

@@ -623,9 +623,19 @@ def test_concurrent_registrations_lose_nothing(tmp_path: Path) -> None:
     assert set(load_dataset_info(tmp_path)) == {f"{p}{i}" for p in "xy" for i in range(15)}
 
 
-def test_repo_dataset_info_entries_are_valid(repo_root: Path) -> None:
-    info = load_dataset_info(repo_root)
-    for name, entry in info.items():
-        validate_entry(
-            name, entry
-        )  # files are generated (git-ignored); loading them: test_convert_llamafactory
+def test_registered_entries_are_valid_and_point_at_the_dataset_files(tmp_path: Path) -> None:
+    # the tracked dataset_info.json is {}: check a registry that converts actually wrote
+    trajs = write_trajectories(tmp_path / "t.jsonl", 30)
+    cards = [run(tmp_path, [trajs], name="a"), run(tmp_path, [trajs], name="b", format="sharegpt",
+                                                   file_format="parquet", holdout_types=["B"])]
+    info = load_dataset_info(tmp_path)
+    assert list(info) == [f"{c['name']}_{s}" for c in cards for s in c["splits"] if c["splits"][s]["file"]]
+    assert {"a_val", "b_holdout"} <= set(info)
+    for card in cards:
+        for split, summary in card["splits"].items():
+            if summary["file"] is None:
+                continue
+            entry = info[f"{card['name']}_{split}"]
+            validate_entry(f"{card['name']}_{split}", entry, root=tmp_path)  # the file exists under the root
+            assert entry["file_name"] == summary["file"] and entry == card["dataset_info"][f"{card['name']}_{split}"]
+            assert entry["formatting"] == ("alpaca" if card["format"] == "alpaca" else "sharegpt")

@@ -198,13 +198,18 @@ def test_the_card_reports_grounding_and_require_grounded_drops_and_counts(
     shared_data: Path, tmp_path: Path
 ) -> None:
     rows = _teacher_rows(shared_data, 12)
-    good, made_up, ghost = rows[:10], _made_up(rows[10]), _made_up(rows[11], "1.0", target="c_ghost")
+    good, made_up = rows[:10], _made_up(rows[10])
+    # A name the model lacks, in the think only: an action naming it is dropped earlier, as an unknown
+    # target (converters.targets), so the grounding checker meets it where only it can catch it.
+    think, action = rows[11]["output"].split("</think>")
+    name = action.rsplit("(", 1)[1].split(",")[0]
+    ghost = {**rows[11], "output": think.replace(name, "c_ghost") + "</think>" + action}
     path = _write(tmp_path / "teacher.jsonl", [*good, made_up, ghost])
     card = _convert(tmp_path, [f"teacher={path}"])
     g = card["grounding"]
     assert (g["samples_total"], g["samples_grounded"], g["samples_grounded_share"]) == (12, 10, 0.8333)
     assert g["by_source"]["teacher"]["samples_grounded"] == 10 and g["dropped_ungrounded"] == 0
-    assert g["names_total"] - g["names_grounded"] == 2  # c_ghost in the think ('c_ghost') and the action
+    assert g["names_total"] - g["names_grounded"] == 1  # c_ghost in the think
     assert {e["where"] for e in g["examples"]} == {f"{path}:11", f"{path}:12"}
     assert "number '7.31' (think): not in the prompt" in g["examples"][0]["findings"]
     assert g["warning"] is None

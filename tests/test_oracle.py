@@ -30,13 +30,16 @@ def test_every_netlib_infeasible_lp_is_repaired_to_optimal(shared_data):
         assert record.success and record.submitted, problem.problem_id
 
 
-def test_one_problem_per_benchmark_type_is_repaired_in_an_episode(shared_data):
-    seen = {}
-    for problem in load_problems(shared_data / "or_debug_bench"):
-        seen.setdefault(problem.error_type, problem)
-    for error_type, problem in sorted(seen.items()):
+def test_every_benchmark_problem_is_repaired_in_an_episode(shared_data):
+    # the README's claim: all 264 problems of the user's three sets (a few seconds)
+    problems = load_problems(shared_data / "or_debug_bench")
+    assert len(problems) == 264 and {p.error_type for p in problems} == set("ABCDEFGHI")
+    failed = []
+    for problem in problems:
         record = _play(problem, repair_actions(problem))
-        assert record.success, (error_type, problem.problem_id)
+        if not (record.success and record.submitted):
+            failed.append(problem.problem_id)
+    assert failed == []
 
 
 def test_repair_is_minimal_and_least_violation_by_hand(tmp_path):

@@ -15,7 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from workloads_data import ENGLISH, expected_pass, write_parquet
+from workloads_data import ENGLISH, GERMAN, expected_pass, write_parquet
 
 from converters import presample
 from converters.parquet_sampling import Stats, _reservoir_pass, open_sources, sample_reservoir, sample_uniform
@@ -215,3 +215,16 @@ def test_reservoir_and_uniform_include_every_row_equally_often(tmp_path: Path) -
         deciles = c.reshape(10, 20).sum(axis=1)  # expected 240 per decile (4 of 200 rows, 600 seeds)
         assert deciles.min() > 180 and deciles.max() < 300, (name, deciles)
     assert counts["second pass"][excluded].sum() == 0
+
+
+def test_a_numeric_answer_column_is_passed_over_by_the_language_filter(tmp_path: Path) -> None:
+    # issue 11 item 7: math sets (seed 004) hold numbers as answers; a number has no language
+    n = 4000
+    src = tmp_path / "math.parquet"
+    questions = [GERMAN.format(i=i) if i % 4 == 0 else ENGLISH.format(i=i) for i in range(n)]
+    pq.write_table(pa.table({"question": questions, "thinking": [f"Tom keeps {i} minus two." for i in range(n)],
+                             "answer": pa.array([i - 2 for i in range(n)], pa.int64())}), src, row_group_size=500)
+    assert run(tmp_path, [src], "--n", "200", "--method", "uniform", "--lang", "en", "--seed", "1") == 0
+    df = output(tmp_path)
+    assert len(df) == 200 and all(row % 4 != 0 for row in df["source_row"])
+    assert all(out.endswith(f"\n\n{row - 2}") for out, row in zip(df["output"], df["source_row"], strict=True))

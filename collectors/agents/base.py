@@ -3,7 +3,7 @@
 Scripted agents (heuristic, oracle, drop_first) are synchronous: the collector calls
 ``decide(ctx)`` on a worker thread that owns a Gurobi environment. Each also offers the eval
 ``Policy`` shape (``async act(obs, state, history, *, problem) -> str``, see
-/work/agents/policy_api.md) through ``ScriptedPolicy``, which replays the episode's history in a
+eval/policies/base.py) through ``ScriptedPolicy``, which replays the episode's history in a
 private DebugEnv so the agent sees the same working model it would see in a collector.
 """
 

@@ -15,7 +15,7 @@ import hashlib
 from typing import Any
 
 from collectors.agents.base import AgentTurn
-from collectors.aio import Stop
+from collectors.aio import Abort, Stop
 from collectors.episodes import TeacherError
 from collectors.llm import BudgetExceeded, ChatResult, LLMCallError, LLMClient
 from ordebug.answer import parse_answer, reasoning_from_output
@@ -103,12 +103,15 @@ class TeacherAgent:
         ]
 
     async def complete(self, observation: str) -> ChatResult:
-        """The raw completion for one observation (TeacherError / Stop on endpoint failure / budget)."""
+        """The raw completion for one observation: TeacherError on a failed call, Stop when the budget
+        is spent, Abort when the endpoint refuses the configuration (key, model, URL)."""
         try:
             return await self.client.chat(self.messages(observation))
         except BudgetExceeded as exc:
             raise Stop(str(exc)) from None
         except LLMCallError as exc:
+            if exc.fatal:  # no call can succeed: stop the run rather than record one error per problem
+                raise Abort(str(exc)) from None
             raise TeacherError(f"LLM call failed: {exc}") from None
 
     async def turn(

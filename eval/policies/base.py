@@ -1,7 +1,7 @@
 """The Policy protocol: anything that turns an observation into a raw text answer.
 
 Structural (``typing.Protocol``), so scripted agents, an OpenAI client and a local model
-served by LLaMA-Factory all fit without inheriting from anything (see /work/agents/policy_api.md).
+served by LLaMA-Factory all fit without inheriting from anything.
 The harness parses the answer with ``ordebug.answer.parse_answer``; a policy never executes
 anything and never sees the solver directly.
 """
