@@ -122,11 +122,17 @@ _STATUS = re.compile(r"Status:\s*([A-Z_]+)")
 _IIS = re.compile(r"Conflicting Constraints:\s*\[([^\]]*)\]")
 
 
+_RICH_IIS = re.compile(r"Conflicting Constraints \(\d+\):\n((?:  .*\n)*)")
+
+
 def observed_status_and_iis(text: str) -> tuple[str | None, list[str]]:
-    """Status and IIS constraint names as the legacy observation layout prints them."""
+    """Status and IIS constraint names as the legacy or the rich observation layout prints them."""
     status = _STATUS.search(text)
     iis = _IIS.search(text)
     names = re.findall(r"'([^']*)'", iis.group(1)) if iis else []
+    rich = _RICH_IIS.search(text) if iis is None else None
+    if rich:  # '  c3: 2 x0 + 3 x1 <= 10' per member, then '  … and 4 more'
+        names = [line.strip().split(": ", 1)[0] for line in rich.group(1).splitlines() if ": " in line]
     return (status.group(1) if status else None), names
 
 

@@ -138,6 +138,18 @@ def _table(title: str, rows: Mapping[str, Any]) -> list[str]:
     return lines + [""]
 
 
+def _whatif_line(card: Mapping[str, Any]) -> list[str]:
+    """Whether the episodes offered the what-if actions (eval offers the same); mixed data says so."""
+    counts = card.get("whatif_samples")
+    if not counts:
+        return []
+    offered, total = counts["offered"], counts["total"]
+    if not offered:
+        return ["What-if actions: not offered (eval offers none).", ""]
+    mixed = f" ({offered} of {total} samples; the others' episodes did not offer them)" if offered < total else ""
+    return [f"What-if actions: offered{mixed}; the system prompt lists them and eval offers them.", ""]
+
+
 def render_markdown(card: Mapping[str, Any]) -> str:
     """The card for people: counts, files with sha256, the split rule, lengths, drops."""
     splits = card["splits"]
@@ -149,6 +161,7 @@ def render_markdown(card: Mapping[str, Any]) -> str:
             f"**{card['layout']}**, template `{card['template']}`, seed {card['seed']}. Created {card['created_at']}."
         ),
         "",
+        *_whatif_line(card),
         "## Files",
         "",
         "| split | LLaMA-Factory name | file | samples | problems | sha256 |",

@@ -39,7 +39,8 @@ EXAMPLES = 3
 
 def sample_prompt(sample: Sample) -> tuple[str, str]:
     """Everything the model is shown before it answers: system prompt and user turn."""
-    system = sample.system or (system_prompt(sample.meta["layout"]) if sample.meta["layout"] else "")
+    layout, whatif = sample.meta["layout"], bool(sample.meta.get("whatif"))
+    system = sample.system or (system_prompt(layout, whatif=whatif and layout == "rich") if layout else "")
     return system, sample.user
 
 

@@ -250,7 +250,8 @@ def _convert_locked(opts: ConvertOptions) -> dict[str, Any]:
             else None,
         )
     layout = _choose_layout(samples, opts.layout)
-    system = system_prompt(layout)
+    n_whatif = sum(1 for s in samples if s.meta["whatif"])
+    system = system_prompt(layout, whatif=n_whatif > 0)  # the prompt lists what the answers use
     checked, lenient, replaced = _check(samples, system, opts, drops, stats.problem_sources)
     clock.lap("check")
     kept, duplicates = dedup([s.text_key for s in checked])
@@ -296,6 +297,10 @@ def _convert_locked(opts: ConvertOptions) -> dict[str, Any]:
         card["grounding"] = _grounding_summary(checked, parts, verdicts, n_ungrounded)
         clock.lap("write")
         card["timings_s"] = clock.laps
+        # eval offers exactly these actions (eval.problem_sets reads it); "mixed": some samples' episodes
+        # were not offered the what-if actions, yet all are shown the prompt that lists them
+        card["whatif"] = n_whatif > 0
+        card["whatif_samples"] = {"offered": n_whatif, "total": len(samples)}
         card_mod.write_card(tmp, card)
     if opts.update_registry:
         register_datasets(entries, root=opts.root)

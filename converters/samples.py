@@ -27,6 +27,7 @@ META_DEFAULTS: dict[str, Any] = {
     "source": "",  # mixing label: teacher / heuristic / oracle / legacy / ...
     "success": True,  # whether the attempt recovered the model
     "layout": "",  # observation layout of `input`
+    "whatif": False,  # the episode offered the what-if actions (WHATIF_*; rich layout only)
     "action": "",  # action name of the answer (for counts)
     "origin": "",  # file:line the sample came from
 }

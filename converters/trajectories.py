@@ -139,6 +139,13 @@ def trajectory_samples(
         stats.skip("trajectory_failed", where)
         return []
     target = layout or traj.layout
+    whatif = bool(traj.env and traj.env.whatif)
+    if whatif and target != "rich":
+        raise ConvertError(
+            f"was collected with the what-if actions, whose answers only the rich layout shows (asked: {target!r})",
+            where=where,
+            fix="convert it with --layout rich, or re-collect with --no-whatif",
+        )
     problem = traj.problem
     # what ordebug.problems.load_problems accepts, so eval can replay held-out problems
     spec = problem.get("model_path") or problem.get("source")
@@ -154,6 +161,7 @@ def trajectory_samples(
         source=source or source_of_agent(traj.agent),
         success=success,
         layout=target,
+        whatif=whatif,
     )  # once per trajectory; each step copies it
     samples = []
     for step in traj.steps:

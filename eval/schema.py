@@ -208,7 +208,7 @@ class Results(_Model):
     tool_calls: list[ToolCallRow] = Field(default_factory=list, description="scored calls (mode=tool_calls)")
     config: dict[str, Any] = Field(
         description="fully resolved evaluation config: policy settings (sampling included, never "
-        "API keys), problems, max_steps, layout, system prompt, concurrency, parse mode, and for a "
+        "API keys), problems, max_steps, layout, whatif (what-if actions offered), system prompt, concurrency, parse mode, and for a "
         "run its resolved recipe"
     )
     versions: dict[str, str | None] = Field(description="python and package versions")

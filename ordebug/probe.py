@@ -1,6 +1,7 @@
 """Probe repairs on copies of a model: what would each candidate action do?
 
-The heuristic agent uses these to compare repairs before it commits to one. Every function
+The what-if actions (``ordebug.whatif``) answer with these, and the agents use them to compare
+repairs before they commit to one. Every function
 works on a copy (the episode's model is never touched) and applies actions with exactly the
 semantics ``ordebug.episode.DebugEnv`` documents (RELAX loosens ``<=`` up, ``>=`` down, turns
 ``=`` into the range rhs ± a; constraints are addressed by name, a relaxed equality being two
