@@ -23,6 +23,10 @@ import tempfile
 import time
 from pathlib import Path
 
+# the repository root: tests.support (the synthesiser) ships with the tests, not the packages
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
 from converters.sft.checks import token_counter
 from converters.sft.pipeline import ConvertOptions, clear_caches, convert
 from ordebug.prompts import INSTRUCTION, system_prompt

@@ -4,6 +4,7 @@ exists; every CLI answers --help."""
 
 from __future__ import annotations
 
+import itertools
 import re
 import subprocess
 import sys
@@ -17,9 +18,9 @@ MAKEFILE = (REPO / "Makefile").read_text()
 README = REPO / "README.md"
 PAGES = [README, *sorted((REPO / "docs").glob("*.md"))]
 TEXT = {page: page.read_text() for page in PAGES}
-TARGETS = re.findall(r"^([a-z][a-z-]*):.*?## ", MAKEFILE, flags=re.M)
+TARGETS = re.findall(r"^([a-z][a-z-]*):.*?## ", MAKEFILE, flags=re.MULTILINE)
 #: every rule in the Makefile, documented with `##` or not
-ALL_TARGETS = set(re.findall(r"^([a-z][a-z0-9-]*):", MAKEFILE, flags=re.M))
+ALL_TARGETS = set(re.findall(r"^([a-z][a-z0-9-]*):", MAKEFILE, flags=re.MULTILINE))
 #: The CLI behind each target (and the helper CLIs users call directly).
 CLIS = sorted(set(re.findall(r"\$\(PY\) -m ([a-z_.]+)", MAKEFILE)))
 #: `make TARGET` in code; options (`make -s help`) and VAR=value before the target are skipped
@@ -44,7 +45,7 @@ def _slug(heading: str) -> str:
 def _anchors(page: Path) -> set[str]:
     anchors: set[str] = set()
     tokens = MD.parse(TEXT[page])
-    for opening, inline in zip(tokens, tokens[1:], strict=False):
+    for opening, inline in itertools.pairwise(tokens):
         if opening.type == "heading_open":
             text = "".join(c.content for c in inline.children or [] if c.type in ("text", "code_inline"))
             slug, n = _slug(text), 1
@@ -59,7 +60,7 @@ def test_every_target_is_in_make_help_and_in_the_docs() -> None:
     listed = subprocess.run(["make", "-s", "help"], cwd=REPO, capture_output=True, text=True, check=True).stdout
     docs = "\n".join(TEXT.values())
     for target in TARGETS:
-        assert re.search(rf"^\s+{re.escape(target)}\s", listed, flags=re.M), f"`make help` misses {target}"
+        assert re.search(rf"^\s+{re.escape(target)}\s", listed, flags=re.MULTILINE), f"`make help` misses {target}"
         assert f"make {target}" in docs, f"neither README.md nor docs/*.md shows `make {target}`"
 
 
@@ -97,6 +98,6 @@ def test_readme_is_a_front_page_that_maps_every_docs_page() -> None:
 @pytest.mark.parametrize("module", CLIS)
 def test_every_cli_has_help(module: str) -> None:
     done = subprocess.run([sys.executable, "-m", module, "--help"], cwd=REPO, capture_output=True, text=True,
-                          timeout=300)
+                          timeout=300, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "usage:" in done.stdout
