@@ -44,12 +44,12 @@ from collectors.agents import SCRIPTED
 from collectors.agents.teacher import TeacherAgent
 from collectors.llm import LLMClient
 from collectors.llm_config import LLMConfig
-from collectors.loopback import LoopbackProcess
 from collectors.runner import RunOptions, collect
 from ordebug.episode import DebugEnv
 from ordebug.generate import generate
 from ordebug.inject import TYPES
 from ordebug.problems import Problem, load_problems
+from tests.support.loopback import LoopbackProcess
 
 
 def problems(tmp: Path, copies: int) -> list[Problem]:

@@ -137,9 +137,9 @@ class ToolCallRow(_Model):
 
     line: int = Field(description="1-based line in the tool-call file")
     raw_output: str = Field(description="the model's tool-call text as read from the file")
-    valid: bool = Field(description="converters.tool_schema.validate_call accepted the call")
+    valid: bool = Field(description="converters.tool_traces.schema.validate_call accepted the call")
     stage: str | None = Field(
-        description="reason code of the first failed check (converters.tool_schema.REASON_CODES: "
+        description="reason code of the first failed check (converters.tool_traces.schema.REASON_CODES: "
         "malformed_json, not_object, not_tool_call, unknown_tool, missing_arg, wrong_type, unexpected_arg); "
         "None when valid"
     )

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from converters.pipeline import ConvertOptions, convert
-from converters.registry import load_dataset_info
-from converters.search_traces import read_jsonl
-from converters.sft import build_parser
-from converters.synthetic import write_trajectories
-from converters.trace_events import read_events
+from converters.core.registry import load_dataset_info
+from converters.search_traces.cli import read_jsonl
+from converters.sft.cli import build_parser
+from converters.sft.pipeline import ConvertOptions, convert
+from converters.tool_traces.events import read_events
+from tests.support.synthetic import write_trajectories
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -214,8 +214,8 @@ def test_eval_offers_the_whatif_actions_the_dataset_card_records(tmp_path: Path)
 def test_converted_whatif_data_records_it_and_lists_the_actions(tmp_path: Path) -> None:
     import json
 
-    from converters.errors import ConvertError
-    from converters.pipeline import ConvertOptions, convert
+    from converters.core.errors import ConvertError
+    from converters.sft.pipeline import ConvertOptions, convert
 
     problems = load_problems(make_bench(tmp_path / "set", n=9, seed=2))
     files = [tmp_path / f"{agent}.jsonl" for agent in ("heuristic", "oracle")]
