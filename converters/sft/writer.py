@@ -82,7 +82,7 @@ def jsonl_lines(samples: Iterable[Sample], fmt: Format) -> Iterator[str]:
 
 class _MetaEncoder:
     """``json.dumps(meta, ensure_ascii=False)`` for the metadata dicts of ``converters.core.samples``
-    (META_KEYS in order; str values, ints for step/steps, a bool for success), written as one
+    (META_KEYS in order; str values, ints for step/steps, bools for success and whatif), written as one
     f-string from cached fragments: the steps of one trajectory share everything but step and
     origin, so encoding metadata costs little more than encoding ``origin``. Other shapes take
     json.dumps."""
@@ -97,6 +97,7 @@ class _MetaEncoder:
             or type(m["step"]) is not int
             or type(m["steps"]) is not int
             or type(m["success"]) is not bool
+            or type(m["whatif"]) is not bool
         ):
             return json.dumps(m, ensure_ascii=False)
         k1 = (m["problem_id"], m["error_type"], m["difficulty"], m["family"])
@@ -105,10 +106,10 @@ class _MetaEncoder:
             head = json.dumps(dict(zip(META_KEYS[:4], k1, strict=True)), ensure_ascii=False)[:-1]
             if len(self.head) < 200_000:
                 self.head[k1] = head
-        k2 = (m["steps"], m["agent"], m["source"], m["success"], m["layout"], m["action"])
+        k2 = (m["steps"], m["agent"], m["source"], m["success"], m["layout"], m["whatif"], m["action"])
         tail = self.tail.get(k2)
         if tail is None:
-            tail = json.dumps(dict(zip(META_KEYS[5:11], k2, strict=True)), ensure_ascii=False)[1:-1]
+            tail = json.dumps(dict(zip(META_KEYS[5:12], k2, strict=True)), ensure_ascii=False)[1:-1]
             if len(self.tail) < 200_000:
                 self.tail[k2] = tail
         return f'{head}, "step": {m["step"]}, {tail}, "origin": {encode_basestring(m["origin"])}}}'
@@ -125,6 +126,7 @@ if META_KEYS != (
     "source",
     "success",
     "layout",
+    "whatif",
     "action",
     "origin",
 ):  # a change in samples.py must be mirrored above
