@@ -126,6 +126,7 @@ def load_llm_config(
     *,
     overrides: Mapping[str, Any] | None = None,
     environ: Mapping[str, str] | None = None,
+    defaults: Mapping[str, Any] | None = None,
     prefix: str = ENV_PREFIX,
     who: str = "teacher",
 ) -> LLMConfig:
@@ -133,15 +134,17 @@ def load_llm_config(
 
     ``prefix`` names the environment variables (``ORDEBUG_TEACHER_`` or ``ORDEBUG_EVAL_``); the API
     key is read from ``<prefix>API_KEY`` unless the config names another ``api_key_env``.
+    ``defaults`` replace LLMConfig's own defaults (lowest precedence: YAML, environment and
+    ``overrides`` win).
     """
     env = os.environ if environ is None else environ
     default_key_env = prefix + "API_KEY"
     source = "environment"
-    data: dict[str, Any] = {}
+    data: dict[str, Any] = dict(defaults or {})
     path = path or env.get(prefix + "CONFIG") or None
     if path:
         source = str(path)
-        data = _read_yaml(Path(path), prefix)
+        data.update(_read_yaml(Path(path), prefix))
     for suffix, key in _ENV_FIELDS.items():
         value = env.get(prefix + suffix)
         if value not in (None, ""):

@@ -116,7 +116,7 @@ def test_teacher_and_eval_endpoint_are_one_class_configured_twice(monkeypatch, h
         monkeypatch.setenv("ORDEBUG_EVAL_API_KEY", "sk-eval-2")
         monkeypatch.setenv("ORDEBUG_EVAL_MAX_RETRIES", "1")  # any LLMConfig key works under either prefix
         teacher = TeacherAgent(LLMClient(load_llm_config()))
-        under_test = OpenAIPolicy(system="sys", max_retries=None)
+        under_test = OpenAIPolicy(system="sys")
         assert type(teacher) is type(under_test) is ChatPolicy
         assert under_test.client.config.max_retries == 1 and under_test.client.config.model == "under-test"
         settings = PlaySettings(max_steps=2)

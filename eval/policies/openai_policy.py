@@ -23,6 +23,10 @@ ENV_BASE_URL = EVAL_PREFIX + "BASE_URL"
 ENV_API_KEY = EVAL_PREFIX + "API_KEY"
 ENV_MODEL = EVAL_PREFIX + "MODEL"
 
+#: eval's own defaults where they differ from a teacher's (ORDEBUG_EVAL_* and the CLI override them):
+#: fewer, shorter retries — a model under test answers a held-out set, not a long paid collection.
+EVAL_DEFAULTS = {"max_retries": 3, "backoff_base_s": 0.5, "backoff_max_s": 8.0}
+
 __all__ = ["ENV_API_KEY", "ENV_BASE_URL", "ENV_MODEL", "OpenAIPolicy", "merge_reasoning", "redact_url"]
 
 
@@ -36,8 +40,8 @@ def OpenAIPolicy(
     top_p: float | None = None,
     max_tokens: int | None = 2048,
     seed: int | None = 0,
-    timeout_s: float = 120.0,
-    max_retries: int = 3,
+    timeout_s: float | None = None,
+    max_retries: int | None = None,
     multi_turn: bool = False,
     extra_body: dict[str, Any] | None = None,
 ) -> ChatPolicy:
@@ -58,7 +62,9 @@ def OpenAIPolicy(
         "extra_body": extra_body,
     }
     try:
-        config = load_llm_config(overrides=overrides, prefix=EVAL_PREFIX, who="openai policy")
+        config = load_llm_config(
+            overrides=overrides, defaults=EVAL_DEFAULTS, prefix=EVAL_PREFIX, who="openai policy"
+        )
     except ConfigError as exc:
         raise EvalConfigError(
             str(exc), fix=f"pass --base-url/--model or set {ENV_BASE_URL}/{ENV_MODEL}"
