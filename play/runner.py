@@ -29,7 +29,7 @@ from ordebug.problems import Problem
 from ordebug.prompts import user_message
 from play.answers import raw_text
 from play.episode import Episode, PlaySettings, StepReply
-from play.errors import PolicyError, Stop, describe
+from play.errors import FEASIBLE_AT_RESET, FeasibleAtReset, PolicyError, Stop, describe
 from play.llm import ChatResult
 from play.policy import ScriptedPolicy, Turn
 from play.record import PlayedEpisode
@@ -134,8 +134,6 @@ async def play_local(
 ) -> PlayedEpisode:
     """One episode on ``slot``: a failure to load the problem or to step it is recorded, not raised
     (``Stop`` propagates); a problem already OPTIMAL at reset comes back ``skipped``."""
-    from play.errors import FEASIBLE_AT_RESET, FeasibleAtReset
-
     session = LocalSession(problem, settings, slot)
     try:
         return await run_episode(policy, session, settings)
