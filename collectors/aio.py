@@ -14,16 +14,12 @@ from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Generic, TypeVar
 
+from play.errors import Abort, Stop  # a unit raising Stop is left unwritten; Abort fails the run
+
 T = TypeVar("T")
 R = TypeVar("R")
 
-
-class Stop(Exception):
-    """Raised by a unit's coroutine to leave it unwritten and stop taking new units."""
-
-
-class Abort(Stop):
-    """A Stop that fails the whole run (e.g. the endpoint refuses the key): ``aborted`` says why."""
+__all__ = ["Abort", "AsyncPool", "Stop"]
 
 
 class AsyncPool(Generic[T, R]):

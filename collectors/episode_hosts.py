@@ -4,7 +4,7 @@ Why processes: at 64 requests in flight the ``openai`` client alone keeps one co
 steps (Gurobi, observation rendering, answer parsing, pydantic records) on threads of the same
 process would compete with it for the GIL. Each host (``python -m collectors.episode_hosts``,
 started by the event loop, so the caller's ``__main__`` is never re-imported) keeps its live
-episodes (DebugEnv + recorder) in a dict and serves ``start`` / ``step`` / ``finish`` requests,
+episodes (``play.episode.Episode``) in a dict and serves ``start`` / ``step`` / ``finish`` requests,
 one at a time, as length-prefixed pickles over its stdin/stdout. The parent pipelines requests
 to a host and matches replies in order (a host answers in the order it was asked), all on the
 event loop: no extra threads. A host whose parent dies (``kill -9``) sees EOF and exits.
@@ -20,12 +20,12 @@ import struct
 import sys
 import traceback
 from collections import deque
-from collections.abc import Awaitable, Callable
 from multiprocessing.connection import Connection
 from typing import Any
 
-from collectors.episodes import FEASIBLE_AT_RESET, Skipped, TeacherError, error_trajectory
-from collectors.llm import ChatResult
+from collectors.episodes import FEASIBLE_AT_RESET, Skipped, error_trajectory
+from play.episode import PlaySettings, StepReply
+from play.runner import run_episode
 
 _HEADER = struct.Struct("!i")  # multiprocessing.connection's frame header (the host side uses Connection)
 
@@ -39,7 +39,7 @@ class _ProblemError(Exception):
 
 
 class _SkipProblem(Exception):
-    """The host found the problem needs no repair (collectors.episodes.FeasibleAtReset)."""
+    """The host found the problem needs no repair (play.errors.FeasibleAtReset)."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -47,19 +47,19 @@ class _SkipProblem(Exception):
 
 
 def _serve(rx: Connection, tx: Connection) -> None:
-    """Host main loop: one request at a time, replies ('ok'|'error'|'crash', payload)."""
+    """Host main loop: one request at a time, replies ('ok'|'error'|'skip'|'crash', payload)."""
     import json
 
     import gurobipy as gp
 
-    from collectors.agents.teacher import answer_turn
-    from collectors.episodes import EpisodeRecorder, FeasibleAtReset
+    from collectors.episodes import to_trajectory
     from collectors.report import attempt_view
     from ordebug import solver
-    from ordebug.episode import DebugEnv
     from ordebug.errors import OrDebugError
+    from play.episode import Episode, StepReply
+    from play.errors import FeasibleAtReset
 
-    episodes: dict[int, list[Any]] = {}
+    episodes: dict[int, tuple[Episode, str, dict[str, Any]]] = {}
     while True:
         try:
             message = rx.recv()
@@ -70,20 +70,21 @@ def _serve(rx: Connection, tx: Connection) -> None:
         op, eid, args = message
         try:
             if op == "start":
-                problem, max_steps, layout, agent, config = args
-                env = DebugEnv(max_steps=max_steps, layout=layout, env=solver.gurobi_env())
-                rec = EpisodeRecorder(env, problem, agent, config)
-                obs, info = rec.start()
-                episodes[eid] = [rec, obs, info]
+                problem, settings, agent, config = args
+                episode = Episode(problem, settings, solver.gurobi_env())
+                episodes[eid] = (episode, agent, config)
+                obs, _state = episode.start()
                 reply: tuple[str, Any] = ("ok", obs)
             elif op == "step":
-                rec, obs, info = episodes[eid]
-                obs, info, done = rec.apply(obs, info, answer_turn(args))
-                episodes[eid][1:] = [obs, info]
-                reply = ("ok", (obs, done, bool(info["valid"])))
+                r = episodes[eid][0].step(*args)
+                reply = ("ok", StepReply(r.observation, None, r.done, r.valid))  # state stays here
             elif op == "finish":
+                episode, agent, config = episodes.pop(eid)
                 error, gave_up = args
-                line = episodes.pop(eid)[0].finish(error=error, gave_up=gave_up).to_json_line()
+                played = episode.finish(error=error, gave_up=gave_up)
+                line = to_trajectory(
+                    played, agent, config, episode.settings.layout, whatif=episode.settings.whatif
+                ).to_json_line()  # type: ignore[union-attr]
                 reply = ("ok", (line, attempt_view(json.loads(line)).model_dump()))
             elif op == "drop":
                 episodes.pop(eid, None)
@@ -91,6 +92,7 @@ def _serve(rx: Connection, tx: Connection) -> None:
             else:
                 reply = ("crash", f"unknown request {op!r}")
         except FeasibleAtReset:
+            episodes.pop(eid, None)
             reply = ("skip", FEASIBLE_AT_RESET)
         except (OrDebugError, gp.GurobiError) as exc:
             episodes.pop(eid, None)
@@ -195,59 +197,79 @@ class EpisodeHosts:
 
     async def play(
         self,
-        complete: Callable[[str], Awaitable[ChatResult]],
+        policy: Any,
         problem: Any,
+        settings: PlaySettings,
         *,
-        max_steps: int,
-        layout: str,
         agent_name: str,
         agent_config: dict[str, Any],
-        max_invalid_in_a_row: int = 3,
     ) -> tuple[str, dict[str, Any] | None] | Skipped:
-        """One teacher episode; returns (trajectory line, its report view or None), or Skipped
-        when the model is already OPTIMAL at reset (nothing is written for it).
+        """One episode of ``policy`` (``play.runner.run_episode``) hosted in one of the processes;
+        returns (trajectory line, its report view or None), or Skipped when the model is already
+        OPTIMAL at reset (nothing is written for it).
 
-        ``complete(observation)`` is the LLM call: TeacherError ends the episode as a recorded
-        failure (``terminated_by="error"``); collectors.aio.Stop (budget) propagates and the
-        episode is dropped unwritten, so a rerun plays it again. ``max_invalid_in_a_row`` answers
-        without a valid action end it as ``agent_gave_up`` (a model stuck repeating bad output).
+        A policy failure (PolicyError) ends the episode as a recorded failure; ``Stop`` (budget)
+        propagates and the episode is dropped unwritten, so a rerun plays it again.
         """
-        host, eid = next(self._next), next(self._ids)
-
-        async def call(op: str, args: Any) -> Any:
-            status, payload = await host.call(op, eid, args)
-            if status == "crash":
-                raise HostCrashed(f"episode host failed on {problem.problem_id}:\n{payload}")
-            if status == "error":
-                raise _ProblemError(payload)
-            if status == "skip":
-                raise _SkipProblem(payload)
-            return payload
-
+        session = _HostSession(next(self._next), next(self._ids), problem, settings, agent_name, agent_config)
         try:
-            obs = await call("start", (problem, max_steps, layout, agent_name, agent_config))
-            invalid_run, done = 0, False
-            while not done:
-                try:
-                    result = await complete(obs)
-                except TeacherError as exc:
-                    return await call("finish", (str(exc), False))
-                obs, done, valid = await call("step", result)
-                invalid_run = 0 if valid else invalid_run + 1
-                if not done and invalid_run >= max_invalid_in_a_row:
-                    return await call("finish", (None, True))
-            return await call("finish", (None, False))
+            return await run_episode(policy, session, settings)
         except _SkipProblem as exc:
             return Skipped(problem.problem_id, str(exc))
         except _ProblemError as exc:
-            return error_trajectory(problem, agent_name, agent_config, layout, str(exc)).to_json_line(), None
+            return error_trajectory(
+                problem, agent_name, agent_config, settings.layout, str(exc)
+            ).to_json_line(), None
         except asyncio.CancelledError:
             raise  # shutting down: the hosts go with us
         except BaseException:
-            # the episode will not be written (budget stop): free it in the host
-            if host.proc.stdin is not None and not host.proc.stdin.is_closing():
-                asyncio.ensure_future(host.call("drop", eid, None))
+            session.drop()  # the episode will not be written (budget stop): free it in the host
             raise
+
+
+class _HostSession:
+    """A ``play.runner.Session`` whose Episode lives in a host process."""
+
+    def __init__(
+        self,
+        host: EpisodeHost,
+        eid: int,
+        problem: Any,
+        settings: PlaySettings,
+        agent: str,
+        config: dict[str, Any],
+    ) -> None:
+        self.host, self.eid, self.problem = host, eid, problem
+        self._start_args = (problem, settings, agent, config)
+
+    async def _call(self, op: str, args: Any) -> Any:
+        status, payload = await self.host.call(op, self.eid, args)
+        if status == "crash":
+            raise HostCrashed(f"episode host failed on {self.problem.problem_id}:\n{payload}")
+        if status == "error":
+            raise _ProblemError(payload)
+        if status == "skip":
+            raise _SkipProblem(payload)
+        return payload
+
+    async def start(self) -> tuple[str, None]:
+        return await self._call("start", self._start_args), None
+
+    async def decide(self, policy: Any) -> Any:
+        raise HostCrashed("scripted agents are played on threads (play.runner.LocalSession), not in hosts")
+
+    async def step(self, answer: Any, latency_s: float) -> StepReply:
+        return await self._call("step", (answer, latency_s))
+
+    async def finish(
+        self, *, error: str | None = None, gave_up: bool = False
+    ) -> tuple[str, dict[str, Any] | None]:
+        return await self._call("finish", (error, gave_up))
+
+    def drop(self) -> None:
+        stdin = self.host.proc.stdin
+        if stdin is not None and not stdin.is_closing():
+            asyncio.ensure_future(self.host.call("drop", self.eid, None))
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@
   reported (summary ``skipped``) and never written, so it is checked again on a rerun.
 * Teacher endpoint refusing the configuration (401/403/404, unreachable): the run stops at once
   with TeacherUnusableError; problems not attempted are not recorded.
-* Scripted agents: ``workers`` threads, each with its own Gurobi environment.
+* Scripted agents: ``workers`` threads, each with its own agent and Gurobi environment.
 * Teacher: ``concurrency`` episodes in flight on one event loop; each episode's solver steps run
   on one of ``workers`` single-thread executors (a Gurobi environment is used by one thread).
 * At the end: tables like the user's seed-000 note on stdout and ``<out>.summary.json``.
@@ -24,24 +24,24 @@ import json
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import gurobipy as gp
 from tqdm import tqdm
 
 from collectors.agents.base import ScriptedAgent
 from collectors.aio import AsyncPool
 from collectors.episode_hosts import EpisodeHosts
-from collectors.episodes import Skipped, error_trajectory, play_scripted
+from collectors.episodes import Skipped, to_trajectory
 from collectors.report import AttemptView, attempt_view, render_tables, summarize
 from collectors.store import JsonlStore, write_json_atomic
 from ordebug.errors import OrDebugError
 from ordebug.problems import Problem
-from ordebug.trajectory import Trajectory
+from play.episode import PlaySettings
+from play.policy import ScriptedPolicy
+from play.runner import SolverSlot, play_local
 
 
 class CollectError(OrDebugError):
@@ -101,6 +101,10 @@ class RunOptions:
     retry_errors: bool = False
     concurrency: int = 32
     progress: bool = True
+
+    def settings(self, **extra: Any) -> PlaySettings:
+        """How each episode is played (``play.episode.PlaySettings``: the one place env options go)."""
+        return PlaySettings(max_steps=self.max_steps, layout=self.layout, whatif=self.whatif, **extra)
 
 
 @dataclass
@@ -203,32 +207,41 @@ def run_scripted(
     options: RunOptions,
     write: Callable[[str | Skipped], None],
 ) -> None:
-    """Play ``pending`` on ``options.workers`` threads; ``write`` is called on this thread."""
-    local = threading.local()
+    """Play ``pending`` with ``options.workers`` solver threads, each with its own agent and Gurobi
+    environment (``play.runner``); ``write`` is called on one writer thread."""
+    asyncio.run(_run_scripted(agent_factory, pending, options, write))
 
-    def play(problem: Problem) -> Trajectory | Skipped:
-        agent = getattr(local, "agent", None)
-        if agent is None:
-            agent = local.agent = agent_factory()
-        try:
-            return play_scripted(
-                agent, problem, max_steps=options.max_steps, layout=options.layout, whatif=options.whatif
-            )
-        except (OrDebugError, gp.GurobiError) as exc:  # unreadable / too large: a recorded failure
-            return error_trajectory(
-                problem, agent.name, agent.config(), options.layout, f"{type(exc).__name__}: {exc}"
-            )
 
-    with ThreadPoolExecutor(max_workers=options.workers, thread_name_prefix="collect") as pool:
-        futures = [pool.submit(play, p) for p in pending]
+async def _run_scripted(
+    agent_factory: Callable[[], ScriptedAgent],
+    pending: list[Problem],
+    options: RunOptions,
+    write: Callable[[str | Skipped], None],
+) -> None:
+    settings = options.settings()
+    n = max(1, min(options.workers, len(pending)))
+    slots = [SolverSlot("collect") for _ in range(n)]
+    policies = [ScriptedPolicy(agent_factory(), layout=options.layout, whatif=options.whatif) for _ in range(n)]
+    name, config = policies[0].name, policies[0].config()
+    free: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(n):
+        free.put_nowait(i)
+
+    async def episode(problem: Problem) -> str | Skipped:
+        i = await free.get()
         try:
-            for future in as_completed(futures):
-                result = future.result()
-                write(result if isinstance(result, Skipped) else result.to_json_line())
-        except BaseException:
-            for future in futures:
-                future.cancel()
-            raise
+            played = await play_local(policies[i], problem, slots[i], settings)
+        finally:
+            free.put_nowait(i)
+        result = to_trajectory(played, name, config, options.layout, whatif=options.whatif)
+        return result if isinstance(result, Skipped) else result.to_json_line()
+
+    pool: AsyncPool[Problem, str | Skipped] = AsyncPool(episode, lambda _p, r: write(r), concurrency=n)
+    try:
+        await pool.run(pending)
+    finally:
+        for slot in slots:
+            slot.close()
 
 
 async def run_teacher(
@@ -241,16 +254,10 @@ async def run_teacher(
     work runs in ``options.workers`` host processes (collectors.episode_hosts)."""
     hosts = await EpisodeHosts.start(options.workers)
     config = teacher.config()
+    settings = options.settings(max_invalid_in_a_row=3)  # a model stuck repeating bad output gives up
 
     async def episode(problem: Problem) -> tuple[str, dict[str, Any] | None] | Skipped:
-        return await hosts.play(
-            teacher.complete,
-            problem,
-            max_steps=options.max_steps,
-            layout=options.layout,
-            agent_name=teacher.name,
-            agent_config=config,
-        )
+        return await hosts.play(teacher, problem, settings, agent_name=teacher.name, agent_config=config)
 
     def done(_problem: Problem, result: tuple[str, dict[str, Any] | None] | Skipped) -> None:
         if isinstance(result, Skipped):

@@ -1,33 +1,34 @@
-"""Play episodes concurrently: a policy against DebugEnv, every step scored as it happens.
+"""Play episodes concurrently with ``play``'s runner and score every step's format as it is recorded.
 
-Concurrency model: ``concurrency`` episode workers (asyncio tasks) share one queue of
-problems. Each worker owns one thread with its own Gurobi environment (a gurobipy Env must not
-be used by two threads at once), so solver work of different episodes runs in parallel while
-the policy calls of all workers are in flight together — which is what lets vLLM batch them.
+Concurrency model: ``concurrency`` episode workers (asyncio tasks) share one queue of problems.
+Each worker owns one ``play.runner.SolverSlot`` (a thread with its own Gurobi environment), so
+solver work of different episodes runs in parallel while the policy calls of all workers are in
+flight together — which is what lets vLLM batch them. The loop itself is ``play.runner``'s, the
+same one collectors use; this module turns its step records into results.json ``StepRecord``s.
 """
 
 from __future__ import annotations
 
 import asyncio
-import math
-import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from functools import partial
-from typing import Any, Literal
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 from tqdm import tqdm
 
 from eval.format_metrics import Names, score_answer
-from eval.policies.base import Policy
 from eval.schema import StepRecord
-from ordebug.actions import Action, ActionName
-from ordebug.episode import DebugEnv, EpisodeRecord
+from ordebug.episode import EpisodeRecord
 from ordebug.problems import Problem
-from ordebug.prompts import user_message
+from play.episode import PlaySettings
+from play.errors import FEASIBLE_AT_RESET, Stop, describe
+from play.record import PlayedEpisode as Played
+from play.record import PlayedStep
+from play.runner import SolverSlot, play_local
 
-ParseMode = Literal["lenient", "strict"]
+__all__ = ["FEASIBLE_AT_RESET", "EpisodeSettings", "PlayedEpisode", "play_all", "play_episode"]
+
+#: eval's name for ``play.episode.PlaySettings`` (max_steps, layout, parse, time_limit…).
+EpisodeSettings = PlaySettings
 
 
 @dataclass
@@ -42,32 +43,6 @@ class PlayedEpisode:
     skipped: str | None = None  # why it was not played (FEASIBLE_AT_RESET); then it is never scored
 
 
-#: The model is already OPTIMAL at reset: not a debugging problem, kept out of every metric.
-FEASIBLE_AT_RESET = "feasible_at_reset"
-
-
-@dataclass(frozen=True)
-class EpisodeSettings:
-    max_steps: int = 20
-    layout: str = "legacy"
-    whatif: bool = False  # offer the what-if actions (as the training data's episodes did)
-    parse: ParseMode = "lenient"
-    time_limit: float | None = None
-
-
-class SolverSlot:
-    """One worker thread (and so one Gurobi environment) for one episode at a time."""
-
-    def __init__(self) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ordebug-eval-solver")
-
-    async def run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self._pool, partial(fn, *args, **kwargs))
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=True)
-
-
 def model_names(problem: Problem) -> Names:
     """Constraint and variable names of the problem's original model (for args_valid)."""
     model = problem.read_model()
@@ -78,121 +53,85 @@ def model_names(problem: Problem) -> Names:
         model.dispose()
 
 
-class EpisodeNames:
-    """Names an episode's actions may use: constraints from the first observation (the original
-    model's rows); variables read from the model file only if an action needs them (UPDATE_BOUNDS
-    is rare, and a second read of a big model is not free)."""
+def step_record(step: PlayedStep, names: Names) -> StepRecord:
+    """results.json's view of a played step, with the format score of its answer."""
+    return StepRecord(
+        index=step.index,
+        observation=step.observation,
+        raw_output=step.raw_output,
+        action=step.parsed,
+        parse_error=step.parse_error,
+        valid=step.valid,
+        env_error=step.env_error,
+        result=step.result,
+        status=step.status,
+        objective=step.objective,
+        solver_calls=step.solver_calls,
+        latency_s=step.latency_s,
+        format=score_answer(step.raw_output, names).format,
+    )
 
-    def __init__(self, problem: Problem, constraints: list[str]) -> None:
-        self.problem = problem
-        self.names = Names.of(constraints, None)
 
-    async def for_text(self, text: str, slot: SolverSlot) -> Names:
-        if self.names.variables is None and "UPDATE_BOUNDS" in text.upper():
-            full = await slot.run(model_names, self.problem)
-            self.names = Names(self.names.constraints, full.variables)
-        return self.names
-
-
-def _finite(x: float | None) -> float | None:
-    return x if x is None or math.isfinite(x) else None
+async def scored(played: Played, slot: SolverSlot) -> PlayedEpisode:
+    """Score the format of every step; names an action may use: the constraints of the first
+    observation, and the variables read from the model file only if an answer needs them
+    (UPDATE_BOUNDS is rare, and a second read of a big model is not free)."""
+    steps = played.steps
+    constraints = list(steps[0].state.get("constraint_names", [])) if steps else []
+    names = Names.of(constraints, None)
+    if any("UPDATE_BOUNDS" in s.raw_output.upper() for s in steps):
+        full = await slot.run(model_names, played.problem)
+        names = Names(names.constraints, full.variables)
+    by = played.terminated_by
+    return PlayedEpisode(
+        problem=played.problem,
+        record=played.record,
+        steps=[step_record(s, names) for s in steps],
+        terminated_by="terminated" if by == "agent_gave_up" else by,
+        error=played.error,
+        skipped=played.skipped,
+    )
 
 
 async def play_episode(
-    policy: Policy, problem: Problem, slot: SolverSlot, settings: EpisodeSettings
+    policy: object, problem: Problem, slot: SolverSlot, settings: PlaySettings
 ) -> PlayedEpisode:
-    """Play one problem to SUBMIT, the step limit, or a policy failure."""
-    env = DebugEnv(
-        max_steps=settings.max_steps, layout=settings.layout, time_limit=settings.time_limit, whatif=settings.whatif
-    )
-    steps: list[StepRecord] = []
+    """Play one problem to SUBMIT, the step limit, or a policy failure (a spent budget is one too)."""
     try:
-        obs, info = await slot.run(env.reset, problem)
-    except Exception as exc:  # noqa: BLE001 - an unreadable model fails its episode, not the batch
-        return PlayedEpisode(problem, None, steps, "error", f"{type(exc).__name__}: {exc}")
-    if info["state"].status == "OPTIMAL":
-        return PlayedEpisode(problem, None, steps, "skipped", skipped=FEASIBLE_AT_RESET)
-    names = EpisodeNames(problem, list(info["state"].constraint_names))
-    history: list[dict[str, str]] = []
-    terminated_by, error = "step_limit", None
-    while True:
-        t0 = time.perf_counter()
-        try:
-            raw = await policy.act(obs, info["state"], list(history), problem=problem)
-        except Exception as exc:  # noqa: BLE001 - recorded, counted, reported; the batch goes on
-            terminated_by, error = "error", f"{type(exc).__name__}: {exc}"
-            break
-        latency = time.perf_counter() - t0
-        if not isinstance(raw, str):
-            terminated_by, error = "error", f"policy returned {type(raw).__name__}, expected str"
-            break
-        scored = score_answer(raw, await names.for_text(raw, slot))
-        action, parse_error = scored.action(settings.parse)
-        # No parsed action: the environment gets the raw text (it counts an invalid step, as in
-        # collection). In strict mode it gets a marker instead, so it cannot parse leniently what
-        # we refused.
-        step_input: Action | str = (
-            action
-            if action is not None
-            else (raw if settings.parse == "lenient" else f"<not a strict answer: {parse_error}>")
-        )
-        calls_before = info["solver_calls"]
-        try:
-            obs_next, _, terminated, truncated, info = await slot.run(env.step, step_input)
-        except Exception as exc:  # noqa: BLE001 - a solver failure ends this episode, not the batch
-            terminated_by, error = "error", f"{type(exc).__name__}: {exc}"
-            break
-        steps.append(
-            StepRecord(
-                index=len(steps) + 1,
-                observation=obs,
-                raw_output=raw,
-                action=str(action) if action is not None else None,
-                parse_error=parse_error,
-                valid=bool(info["valid"]),
-                env_error=info["error"],
-                result=info["result"],
-                status=info["status"],
-                objective=_finite(info["objective"]),
-                solver_calls=info["solver_calls"] - calls_before,
-                latency_s=round(latency, 6),
-                format=scored.format,
-            )
-        )
-        history += [{"role": "user", "content": user_message(obs)}, {"role": "assistant", "content": raw}]
-        obs = obs_next
-        if terminated:
-            submitted = action is not None and action.name is ActionName.SUBMIT and info["valid"]
-            terminated_by = "submit" if submitted else "terminated"
-            break
-        if truncated:
-            break
-    record = env.record()  # plain Python state, no solver call: no thread hop needed
-    return PlayedEpisode(problem, record, steps, terminated_by, error)
+        played = await play_local(policy, problem, slot, settings)
+    except Stop as exc:
+        played = Played(problem, None, error=describe(exc))
+    return await scored(played, slot)
 
 
 async def play_all(
-    policy: Policy,
+    policy: object,
     problems: Sequence[Problem],
-    settings: EpisodeSettings,
+    settings: PlaySettings,
     *,
     concurrency: int = 4,
     progress: bool = True,
     desc: str | None = None,
 ) -> list[PlayedEpisode]:
     """Play every problem once; results in the order of ``problems``."""
+    # eval scores what a model said: a server-split reasoning goes back into the answer's <think>
+    settings = replace(settings, merge_reasoning=True)
     queue: asyncio.Queue[int] = asyncio.Queue()
     for i in range(len(problems)):
         queue.put_nowait(i)
     results: list[PlayedEpisode | None] = [None] * len(problems)
     bar = tqdm(
-        total=len(problems), desc=desc or policy.name, unit="ep", disable=not progress, dynamic_ncols=True
+        total=len(problems),
+        desc=desc or str(getattr(policy, "name", "policy")),
+        unit="ep",
+        disable=not progress,
+        dynamic_ncols=True,
     )
     recovered = 0
 
     async def worker() -> None:
         nonlocal recovered
-        slot = SolverSlot()
+        slot = SolverSlot("ordebug-eval-solver")
         try:
             while True:
                 try:

@@ -7,6 +7,7 @@ print ``str(err)`` and exit with code 2.
 from __future__ import annotations
 
 from ordebug.errors import OrDebugError
+from play.errors import PolicyError as PlayPolicyError
 
 
 class EvalError(OrDebugError):
@@ -21,5 +22,5 @@ class PredictionsFormatError(EvalError):
     """A predictions or tool-call file line is not what the scorer reads (names file and line)."""
 
 
-class PolicyError(EvalError):
+class PolicyError(EvalError, PlayPolicyError):
     """A policy could not be built or failed to answer (e.g. endpoint unreachable)."""

@@ -104,7 +104,8 @@ def test_heuristic_does_not_read_the_ground_truth(tmp_path: Path) -> None:
 
 
 def test_scripted_policy_matches_the_collector(runs, shared_problems) -> None:
-    """eval's Policy wrapper (history replayed in a private episode) answers as the collector did."""
+    """The policy wrapper played from outside the episode (history replayed in a private episode)
+    answers as the collector did: same text, same action."""
     policy = ScriptedPolicy(SCRIPTED["heuristic"](), layout="rich", whatif=True)
     by_id = {p.problem_id: p for p in shared_problems}
     from ordebug.observation import ObservationState
@@ -112,6 +113,7 @@ def test_scripted_policy_matches_the_collector(runs, shared_problems) -> None:
     for traj in runs["heuristic"][::20]:
         for step in traj.steps:
             state = ObservationState.model_validate(step.state)
-            answer = asyncio.run(policy.act(step.observation, state, [], problem=by_id[traj.problem_id]))
-            assert answer == step.raw_output
+            turn = asyncio.run(policy.act(step.observation, state, [], problem=by_id[traj.problem_id]))
+            assert turn.raw_output == step.raw_output
+            assert str(turn.action) == step.action
     assert json.dumps(policy.config())

@@ -1,27 +1,19 @@
-"""The LLM teacher: any OpenAI-compatible endpoint plays the episode.
+"""The LLM teacher: ``play.chat.ChatPolicy`` configured for collection.
 
-Each step sends the system prompt and one user turn (``ordebug.prompts.user_message(obs)``: the
-same text converters train on and eval prompts with). The answer is kept verbatim; the
+Each step sends the teacher's system prompt and one user turn (``ordebug.prompts.user_message(obs)``:
+the same text converters train on and eval prompts with). The answer is kept verbatim; the
 reasoning kept for training is the model's own — the ``reasoning_content`` field when the server
 sends one, else the ``<think>`` block of the content, else the text before the action line
 (``ordebug.answer.reasoning_from_output``) — never written by us. The action is read leniently
-(the last parseable action, preferring an ``Action:`` line outside ``<think>``); text without
-one becomes a recorded invalid step with the parser's reason.
+(``play.answers.chat_turn``); text without one becomes a recorded invalid step with the reason.
 """
 
 from __future__ import annotations
 
-import hashlib
-from typing import Any
-
-from collectors.agents.base import AgentTurn
-from collectors.aio import Abort, Stop
-from collectors.episodes import TeacherError
-from collectors.llm import BudgetExceeded, ChatResult, LLMCallError, LLMClient
-from ordebug.answer import parse_answer, reasoning_from_output
-from ordebug.observation import ObservationState
-from ordebug.problems import Problem
-from ordebug.prompts import system_prompt, user_message
+from ordebug.prompts import system_prompt
+from play.answers import chat_turn as answer_turn
+from play.chat import ChatPolicy
+from play.llm import LLMClient
 
 #: What the teacher is told beyond the legacy prompt: the MDP it plays and what a good repair is.
 TEACHER_NOTES = (
@@ -46,88 +38,17 @@ def teacher_system_prompt(layout: str, *, notes: bool = True) -> str:
     return system_prompt(layout) + (TEACHER_NOTES if notes else "")
 
 
-def answer_turn(result: ChatResult) -> AgentTurn:
-    """Read a completion: the action (lenient), the model's own reasoning, why nothing parsed.
-
-    Pure and cheap to ship: the collector runs it in the episode host process.
-    """
-    content = result.content
-    parsed = parse_answer(content, lenient=True)
-    reasoning = reasoning_from_output(content, result.reasoning_content)
-    error = None
-    if parsed.action is None:
-        error = parsed.action_error or "no action in the answer"
-        if result.finish_reason == "length":
-            error += " (the answer was cut off at max_tokens)"
-    if result.reasoning_content:
-        source = "reasoning_content"
-    elif "<think>" in content or "</think>" in content:
-        source = "think"
-    else:
-        source = "before_action" if reasoning else "none"
-    return AgentTurn(
-        raw_output=content,
-        reasoning=reasoning,
-        action=parsed.action,
-        parse_error=error,
-        usage=result.usage,
-        extra={
-            "finish_reason": result.finish_reason,
-            "retry_errors": result.errors,
-            "reasoning_source": source,
-        },
+# a function with a class-like name: what collectors and tests have always called
+def TeacherAgent(client: LLMClient, *, layout: str = "legacy", system: str | None = None) -> ChatPolicy:
+    """The teacher: single-turn, stops the run on a spent budget or a refused key/model/URL."""
+    return ChatPolicy(
+        client,
+        system=system if system is not None else teacher_system_prompt(layout),
+        name=f"teacher:{client.config.model}",
+        multi_turn=False,
+        stop_on_fatal=True,
+        describe={"turns": "single (system + current observation)"},
     )
 
 
-class TeacherAgent:
-    """One client shared by every concurrent episode; no per-episode state."""
-
-    def __init__(self, client: LLMClient, *, layout: str = "legacy", system: str | None = None) -> None:
-        self.client = client
-        self.layout = layout
-        self.system = system if system is not None else teacher_system_prompt(layout)
-        self.name = f"teacher:{client.config.model}"
-
-    def config(self) -> dict[str, Any]:
-        return {
-            **self.client.config.public(),
-            "system_prompt": self.system,
-            "system_prompt_sha256": hashlib.sha256(self.system.encode()).hexdigest()[:16],
-            "turns": "single (system + current observation)",
-        }
-
-    def messages(self, observation: str) -> list[dict[str, str]]:
-        return [
-            {"role": "system", "content": self.system},
-            {"role": "user", "content": user_message(observation)},
-        ]
-
-    async def complete(self, observation: str) -> ChatResult:
-        """The raw completion for one observation: TeacherError on a failed call, Stop when the budget
-        is spent, Abort when the endpoint refuses the configuration (key, model, URL)."""
-        try:
-            return await self.client.chat(self.messages(observation))
-        except BudgetExceeded as exc:
-            raise Stop(str(exc)) from None
-        except LLMCallError as exc:
-            if exc.fatal:  # no call can succeed: stop the run rather than record one error per problem
-                raise Abort(str(exc)) from None
-            raise TeacherError(f"LLM call failed: {exc}") from None
-
-    async def turn(
-        self, observation: str, state: ObservationState | None = None, history: Any = None
-    ) -> AgentTurn:
-        """The teacher's parsed answer to one observation."""
-        return answer_turn(await self.complete(observation))
-
-    async def act(
-        self, obs: str, state: ObservationState, history: list[dict[str, str]], *, problem: Problem
-    ) -> str:
-        """eval's Policy shape: the answer with server-split reasoning put back into <think>."""
-        turn = await self.turn(obs, state, history)
-        if turn.extra.get("reasoning_source") == "reasoning_content":
-            return f"<think>\n{turn.reasoning}\n</think>\n\n{turn.raw_output.lstrip()}"
-        return turn.raw_output
-
-    async def aclose(self) -> None:
-        await self.client.aclose()
+__all__ = ["TEACHER_NOTES", "TeacherAgent", "answer_turn", "teacher_system_prompt"]
