@@ -83,7 +83,7 @@ class PairedStat:
         return self.ci is not None and (self.ci[0] > 0 or self.ci[1] < 0)
 
 
-def _grid(pairs: Sequence[tuple[dict[str, float], dict[str, float]]]) -> tuple[np.ndarray, np.ndarray, list[str]]:
+def _grid(pairs: Sequence[tuple[dict[str, float], dict[str, float]]]) -> tuple[np.ndarray, np.ndarray]:
     """(baseline, variant) as seeds x problems arrays, NaN where a pair is incomplete."""
     problems = sorted({p for b, v in pairs for p in b.keys() & v.keys()})
     base = np.full((len(pairs), len(problems)), np.nan)
@@ -92,7 +92,7 @@ def _grid(pairs: Sequence[tuple[dict[str, float], dict[str, float]]]) -> tuple[n
         for j, p in enumerate(problems):
             if p in b and p in v:
                 base[s, j], var[s, j] = b[p], v[p]
-    return base, var, problems
+    return base, var
 
 
 def _boot_means(x: np.ndarray, rng: np.random.Generator, n_boot: int) -> np.ndarray:
@@ -118,7 +118,7 @@ def compare(pairs: Sequence[tuple[dict[str, float], dict[str, float]]], metric: 
             *, n_boot: int = N_BOOT, confidence: float = 0.95, seed: int = 0) -> PairedStat:
     """Paired statistics of variant - baseline; ``pairs`` holds one (baseline, variant) per seed,
     each problem_id -> value (as ``per_problem`` returns)."""
-    base, var, problems = _grid(pairs)
+    base, var = _grid(pairs)
     diff = var - base
     defined = ~np.isnan(diff)
     n_pairs = int(defined.sum())

@@ -18,10 +18,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from eval.paired import PairedStat, compare_results
+from eval.provenance import write_atomic
 from eval.report import Evaluation, flatten, load_evaluation, recipe_diff
 from eval.report_md import cell as md_cell
 from eval.report_md import fmt
-from eval.provenance import write_atomic
 from studies.cells import Cell
 from studies.spec import Study
 
@@ -72,10 +72,10 @@ def markdown(study: Study, comps: list[VariantComparison], failed: list[str]) ->
         lines += [study.description, ""]
     lines += [
         f"Baseline `{study.baseline.name}`; seeds {', '.join(map(str, study.seeds))}; problems `{study.problems}`.",
-        f"Δ = variant − baseline, mean over the paired (seed, problem) cells; **paired** {pct} bootstrap CI "
+        (f"Δ = variant − baseline, mean over the paired (seed, problem) cells; **paired** {pct} bootstrap CI "
         "(problems and seeds resampled together) and, for contrast, the unpaired CI of the same difference. "
         "Wins: problems where the seed-averaged value is better for the variant / the baseline / neither "
-        "(↑ higher is better, ↓ lower). ✱: the paired CI excludes 0.",
+        "(↑ higher is better, ↓ lower). ✱: the paired CI excludes 0."),
         "",
     ]
     header = ["variant", "metric", "baseline", "variant mean", "Δ", f"paired {pct} CI", "unpaired CI",

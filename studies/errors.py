@@ -19,7 +19,7 @@ class StudyValidationError(StudyError):
     def __init__(self, study: str, problems: list[Problem]) -> None:
         self.study = study
         self.problems = problems
-        lines = [f"study {study} has {len(problems)} problem{'s' if len(problems) != 1 else ''} "
-                 "(nothing was trained):"]
+        lines = [(f"study {study} has {len(problems)} problem{'s' if len(problems) != 1 else ''} "
+                 "(nothing was trained):")]
         lines += [f"  - {p}" for p in problems]
         super().__init__("\n".join(lines))

@@ -112,7 +112,7 @@ def test_comparison_table_reads_every_number_from_the_results_files(tmp_path: Pa
     # the files read back are what the statistics see
     loaded = load_evaluation(str(cells[0].results)).results
     assert per_problem(loaded, "op") == per_problem(_pairs()[0][0], "op")
-    md_path, csv_path, png, md = write_comparison(study, cells, failed=["`r32/seed2`: boom"])
+    _md_path, csv_path, png, md = write_comparison(study, cells, failed=["`r32/seed2`: boom"])
     rows = {r["metric"]: r for r in csv.DictReader(csv_path.open())}
     assert float(rows["op"]["diff"]) == pytest.approx(0.028)
     assert (rows["op"]["wins_variant"], rows["op"]["wins_baseline"], rows["op"]["ties"]) == ("8", "2", "0")
