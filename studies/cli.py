@@ -1,6 +1,7 @@
-"""`python -m studies --study NAME [--dry-run] [--gpus 0,1]` (`make study STUDY=NAME [DRY_RUN=1] [GPUS=0,1]`).
+"""Train, evaluate and compare an ablation study: a baseline recipe and its variants, once per seed.
 
-Validates the study file and every cell's recipe (as `make train` does) before anything trains,
+`python -m studies --study NAME [--dry-run] [--gpus 0,1]` (`make study STUDY=NAME [DRY_RUN=1] [GPUS=0,1]`)
+validates the study file and every cell's recipe (as `make train` does) before anything trains,
 then trains and evaluates every cell that is not already done, and writes the paired comparison.
 """
 
