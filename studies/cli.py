@@ -82,7 +82,9 @@ def run(opts: argparse.Namespace) -> int:
 
     outcomes = run_cells(study, cells, gpu_ids)
     failed = [f"`{o.cell.id}`: {o.error}" for o in outcomes if o.state == "failed"]
-    md_path, csv_path, png, md = write_comparison(study, cells, failed)
+    # a failed re-evaluation may leave an older results.json behind: only cells that finished count
+    finished = [o.cell for o in outcomes if o.state != "failed"]
+    md_path, csv_path, png, md = write_comparison(study, finished, failed)
     print(md, end="")
     counts = {s: sum(o.state == s for o in outcomes) for s in ("done", "reused", "failed")}
     print(f"study {study.name}: {counts['done']} cell(s) run, {counts['reused']} reused, {counts['failed']} "
