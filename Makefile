@@ -11,7 +11,7 @@ opt = $(if $(strip $($(1))),$(2) $($(1)))
 flag = $(if $(filter 1 true yes,$($(1))),$(2))
 
 .PHONY: help setup test test-fast lint bench generate collect summarize convert convert-traces \
-        convert-search presample tiny-model train export eval report demo clean
+        convert-search presample tiny-model train export eval report study demo clean
 
 help: ## list every target with one line each
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-15s %s\n", $$1, $$2}'
@@ -86,6 +86,10 @@ eval: $(STAMP) ## evaluate: [RUN=DIR | BASE_MODEL=DIR | POLICY=heuristic|drop_fi
 
 report: $(STAMP) ## one ablation table across evaluations: RUNS="DIR ..." [OUT=FILE]
 	$(PY) -m eval.report $(RUNS) $(call opt,OUT,--out)
+
+# ---- studies: ablations across recipes x seeds ----
+study: $(STAMP) ## train, evaluate and compare (paired) a study's recipes x seeds: STUDY=name [DRY_RUN=1] [GPUS=0,1]
+	$(PY) -m studies $(call opt,STUDY,--study) $(call flag,DRY_RUN,--dry-run) $(call opt,GPUS,--gpus)
 
 # ---- the whole chain ----
 demo: $(STAMP) ## the whole chain on the CPU: tiny model, generate, collect, convert, train, eval, report [OUT=demo] [QUICK=1] [KEEP=1]
