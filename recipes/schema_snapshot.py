@@ -12,6 +12,7 @@ an upgrade (a test fails until you do):
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import importlib.metadata
 import json
@@ -131,7 +132,10 @@ def dumps(data: dict[str, Any]) -> str:
     return head + ",\n".join(rows) + "\n }\n}\n"
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m recipes.schema_snapshot",
+                                     description=f"rewrite {SNAPSHOT.name} from the installed LLaMA-Factory")
+    parser.parse_args(argv)
     data = build()
     SNAPSHOT.write_text(dumps(data), encoding="utf-8")
     print(f"wrote {SNAPSHOT} ({len(data['fields'])} keys, {data['versions']})", file=sys.stderr)
