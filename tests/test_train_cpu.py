@@ -56,7 +56,8 @@ def run(cmd: list[str], env: dict[str, str] | None = None) -> subprocess.Complet
 
 def small(tiny: Path, dataset_dir: Path, out: Path, *extra: str) -> list[str]:
     return [f"model_name_or_path={tiny}", f"dataset_dir={dataset_dir}", f"output_dir={out}",
-            "per_device_train_batch_size=2", "logging_steps=1", "cutoff_len=512", *extra]
+            "per_device_train_batch_size=2", "gradient_accumulation_steps=1", "logging_steps=1", "cutoff_len=512",
+            *extra]
 
 
 def test_train_kill_resume_export(tiny, dataset_dir, tmp_path):
