@@ -20,11 +20,15 @@ FAILURES_ENV = "RANK_FAILURES_FILE"
 
 
 def failures_json(failures: dict[int, Any]) -> list[dict[str, Any]]:
-    """torchelastic's ProcessFailure records as plain data, first failure first."""
+    """torchelastic's ProcessFailure records as plain data, the cause first.
+
+    When one rank dies the agent stops the others with SIGTERM, and those are listed as failures too,
+    often within the same second (timestamps are whole seconds): they go last.
+    """
     rows = [{"rank": int(rank), "local_rank": f.local_rank, "pid": f.pid, "exitcode": f.exitcode,
              "signal": f.signal_name() if f.exitcode < 0 else None, "timestamp": f.timestamp}
             for rank, f in failures.items()]
-    return sorted(rows, key=lambda r: (r["timestamp"], r["rank"]))
+    return sorted(rows, key=lambda r: (r["signal"] == "SIGTERM", r["timestamp"], r["rank"]))
 
 
 def main(argv: list[str] | None = None) -> int:

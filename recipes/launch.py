@@ -93,7 +93,7 @@ def rank_failure_message(failures: list[dict[str, Any]]) -> str:
         text = f"rank {first['rank']} was killed{why} by {first['signal']}"
     else:
         text = f"rank {first['rank']} failed with exit code {first['exitcode']} (its traceback is above)"
-    others = [str(f["rank"]) for f in failures[1:]]
+    others = [str(f["rank"]) for f in failures[1:] if f.get("signal") != "SIGTERM"]  # SIGTERM: stopped by torchrun
     text += f" (rank(s) {', '.join(others)} failed too)" if others else ""
     return text + "; torchrun stopped the other ranks"
 

@@ -291,7 +291,7 @@ def validate(recipe: Recipe, plans: list[PhasePlan], launch: LaunchPlan, hw: Har
     """Every problem of a recipe; machine-dependent ones are warnings in a dry run and errors at launch.
 
     `full=False` (a wrong key, type or value was found) leaves out the checks that import LLaMA-Factory
-    and torch (its parser, the template, the GPUs): they run once the recipe passes the first ones.
+    and torch (its parser, the GPUs): they run once the recipe passes the first ones.
     """
     machine = "warning" if dry_run else "error"
     problems: list[Problem] = list(recipe.problems)

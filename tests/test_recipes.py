@@ -353,6 +353,22 @@ def test_launch_plan_honours_llamafactory_launch_variables(tmp_path):
     assert plan_launch({}, 1, TWO_A800, {}).mode == "torchrun"  # never DataParallel in one process
 
 
+def test_a_dead_rank_is_named_not_the_ranks_torchrun_stopped_because_of_it():
+    """torchrun lists rank 0, which its agent stopped with SIGTERM, beside rank 1, which the OOM killer took,
+    often with the same whole-second timestamp: the message must name rank 1."""
+    from torch.distributed.elastic.multiprocessing.errors import ProcessFailure
+
+    from recipes._torchrun import failures_json
+    from recipes.launch import rank_failure_message
+
+    stopped, killed = ProcessFailure(0, 100, -15, ""), ProcessFailure(1, 101, -9, "")
+    stopped.timestamp = killed.timestamp = 1_700_000_000
+    message = rank_failure_message(failures_json({0: stopped, 1: killed}))
+    assert message == "rank 1 was killed (out of memory?) by SIGKILL; torchrun stopped the other ranks"
+    crashed = ProcessFailure(1, 102, 1, "")
+    assert rank_failure_message(failures_json({1: crashed})).startswith("rank 1 failed with exit code 1")
+
+
 # ---- CLIs -------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("module", ["recipes.train", "recipes.export", "recipes.tiny_model", "recipes.template"])
