@@ -12,5 +12,6 @@ Public API (what other parts import):
 - `recipes.manifest.Manifest`: the schema of `runs/<name>/manifest.json`.
 - `recipes.export.export_run(run_dir, out_dir=None) -> Path`: merge a LoRA run into a full model.
 
-CLIs: `python -m recipes.train`, `recipes.export`, `recipes.tiny_model`, `recipes.template`.
+CLIs: `python -m recipes.train`, `recipes.export`, `recipes.tiny_model`, `recipes.template`,
+`recipes.schema_snapshot` (after a LLaMA-Factory upgrade).
 """

@@ -8,11 +8,17 @@ template, which a template registered only in the launching process would not be
 
 from __future__ import annotations
 
+import json
+import os
+import resource
 import sys
 from pathlib import Path
 from typing import Any
 
 from recipes.yamlio import load_file
+
+#: `<output_dir>/peak_rss.rank<N>.json`: each rank's peak RSS, gathered into the manifest.
+PEAK_RSS_PREFIX = "peak_rss.rank"
 
 
 def train(args: dict[str, Any]) -> None:
@@ -22,7 +28,18 @@ def train(args: dict[str, Any]) -> None:
     register()
     from llamafactory.train.tuner import run_exp
 
-    run_exp(dict(args))
+    try:
+        run_exp(dict(args))
+    finally:
+        record_peak_rss(Path(str(args["output_dir"])))
+
+
+def record_peak_rss(output_dir: Path) -> None:
+    """This process's peak resident memory, one small file per rank, for the run's manifest."""
+    rank = int(os.environ.get("RANK", "0"))
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+    output_dir.mkdir(parents=True, exist_ok=True)
+    (output_dir / f"{PEAK_RSS_PREFIX}{rank}.json").write_text(json.dumps({"rank": rank, "peak_rss_mib": round(peak_mib)}))
 
 
 def main(argv: list[str] | None = None) -> int:

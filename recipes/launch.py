@@ -72,7 +72,8 @@ class LaunchPlan:
         if self.mode == "in_process":
             return entry
         port = self.master_port if self.master_port is not None else 29500
-        return [sys.executable, "-m", "torch.distributed.run",
+        # torchrun itself, through a wrapper that records which rank failed and how (recipes/_torchrun.py)
+        return [sys.executable, "-m", "recipes._torchrun",
                 "--nnodes", str(self.nnodes), "--node_rank", str(self.node_rank),
                 "--nproc_per_node", str(self.nproc_per_node),
                 "--master_addr", self.master_addr, "--master_port", str(port), *entry[1:]]
@@ -80,6 +81,21 @@ class LaunchPlan:
     def command_line(self, args_file: Path, env: Mapping[str, str]) -> str:
         prefix = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
         return (prefix + " " if prefix else "") + shlex.join(self.argv(args_file))
+
+
+def rank_failure_message(failures: list[dict[str, Any]]) -> str:
+    """One line naming the rank that failed first and how (rows from recipes._torchrun)."""
+    if not failures:
+        return "a rank failed before torchrun could say which (the ranks' output is above)"
+    first = failures[0]
+    if first.get("signal"):
+        why = " (out of memory?)" if first["signal"] == "SIGKILL" else ""
+        text = f"rank {first['rank']} was killed{why} by {first['signal']}"
+    else:
+        text = f"rank {first['rank']} failed with exit code {first['exitcode']} (its traceback is above)"
+    others = [str(f["rank"]) for f in failures[1:] if f.get("signal") != "SIGTERM"]  # SIGTERM: stopped by torchrun
+    text += f" (rank(s) {', '.join(others)} failed too)" if others else ""
+    return text + "; torchrun stopped the other ranks"
 
 
 def free_port() -> int:

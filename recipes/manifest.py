@@ -59,6 +59,8 @@ class PhaseRecord(BaseModel):
     metrics: dict[str, Any] = Field(default_factory=dict, description="LLaMA-Factory's all_results.json")
     loss_first: float | None = Field(None, description="first logged training loss")
     loss_last: float | None = Field(None, description="last logged training loss")
+    peak_rss_mib: dict[str, int] = Field(default_factory=dict, description="peak resident memory of each training "
+                                         "process, rank -> MiB (getrusage; a rank that was killed has none)")
 
 
 class Manifest(BaseModel):
@@ -148,6 +150,18 @@ def hardware(gpu_names: tuple[str, ...]) -> dict[str, Any]:
 
 def launch_env() -> dict[str, str]:
     return {k: os.environ[k] for k in LAUNCH_ENV if k in os.environ}
+
+
+def read_peak_rss(output_dir: Path, prefix: str) -> dict[str, int]:
+    """rank -> peak RSS in MiB, from the files each rank wrote as it ended (recipes._entry)."""
+    peaks: dict[str, int] = {}
+    for path in sorted(output_dir.glob(f"{prefix}*.json")):
+        try:
+            row = json.loads(path.read_text())
+            peaks[str(row["rank"])] = int(row["peak_rss_mib"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return peaks
 
 
 def read_phase_results(output_dir: Path) -> tuple[dict[str, Any], float | None, float | None]:

@@ -13,6 +13,7 @@ Run directory layout (`runs/<name>/`, or the recipe's `output_dir`):
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import shutil
 import subprocess
@@ -20,8 +21,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from recipes._entry import PEAK_RSS_PREFIX
+from recipes._torchrun import FAILURES_ENV
 from recipes.errors import LaunchError
-from recipes.launch import Hardware, LaunchPlan, free_port
+from recipes.launch import Hardware, LaunchPlan, free_port, rank_failure_message
 from recipes.manifest import (
     Manifest,
     PhaseRecord,
@@ -29,6 +32,7 @@ from recipes.manifest import (
     hardware,
     launch_env,
     now,
+    read_peak_rss,
     read_phase_results,
     sha256_file,
     versions,
@@ -101,9 +105,13 @@ def _run_phase(args: dict[str, Any], path: Path, launch: LaunchPlan) -> None:
         return
     env = {**os.environ, **OFFLINE_ENV}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+    failures = path.parent / "rank_failures.json"  # written by recipes._torchrun when a rank dies
+    failures.unlink(missing_ok=True)
+    env[FAILURES_ENV] = str(failures)
     rc = subprocess.run(launch.argv(path), env=env, cwd=REPO_ROOT, check=False).returncode
     if rc != 0:
-        raise LaunchError(f"torchrun exited with status {rc} (the ranks' output is above)")
+        rows = json.loads(failures.read_text(encoding="utf-8")) if failures.is_file() else []
+        raise LaunchError(f"{rank_failure_message(rows)} (torchrun exit status {rc})")
 
 
 def execute(recipe: Recipe, plans: list[PhasePlan], launch: LaunchPlan, hw: Hardware, info: RunInfo, *,
@@ -139,12 +147,15 @@ def execute(recipe: Recipe, plans: list[PhasePlan], launch: LaunchPlan, hw: Hard
         else:
             args["overwrite_output_dir"] = True  # the run-directory policy already decided; no silent auto-resume
         write_atomic(args_file(plan), dump(args))
+        for stale in plan.output_dir.glob(f"{PEAK_RSS_PREFIX}*.json"):  # from an earlier attempt
+            stale.unlink()
         record.status, record.started_at = "running", now()
         if writer:
             manifest.save(run_dir)
         try:
             _run_phase(args, args_file(plan), launch)
         except BaseException as err:
+            record.peak_rss_mib = read_peak_rss(plan.output_dir, PEAK_RSS_PREFIX)
             interrupted = isinstance(err, KeyboardInterrupt)
             record.status = manifest.status = "interrupted" if interrupted else "failed"
             record.ended_at = manifest.ended_at = now()
@@ -156,6 +167,7 @@ def execute(recipe: Recipe, plans: list[PhasePlan], launch: LaunchPlan, hw: Hard
             raise LaunchError(f"{manifest.error}; the run is in {run_dir}: fix the cause, then RESUME=1 "
                               "continues from the last checkpoint") from err
         record.metrics, record.loss_first, record.loss_last = read_phase_results(plan.output_dir)
+        record.peak_rss_mib = read_peak_rss(plan.output_dir, PEAK_RSS_PREFIX)
         record.status, record.ended_at = "finished", now()
         if writer:
             manifest.save(run_dir)

@@ -41,17 +41,15 @@ class FieldSpec:
 
 @cache
 def lf_fields() -> dict[str, FieldSpec]:
-    """Every key LLaMA-Factory's training parser accepts, with its type and default."""
-    from llamafactory.hparams.parser import _TRAIN_ARGS
+    """Every key LLaMA-Factory's training parser accepts, with its type and default.
 
-    fields: dict[str, FieldSpec] = {}
-    for dtype in _TRAIN_ARGS:
-        hints = typing.get_type_hints(dtype)
-        for f in dataclasses.fields(dtype):
-            if f.init:
-                default = f.default if f.default is not dataclasses.MISSING else None
-                fields.setdefault(f.name, FieldSpec(f.name, hints.get(f.name, Any), default))
-    return fields
+    From the saved snapshot when it matches the installed versions, so a recipe with a wrong key or
+    type is rejected before torch, transformers or LLaMA-Factory are imported (recipes/schema_snapshot.py).
+    """
+    from recipes import schema_snapshot
+
+    found = schema_snapshot.load() or schema_snapshot.live_fields()
+    return {name: FieldSpec(name, hint, default) for name, (hint, default) in found.items()}
 
 
 @cache
@@ -107,7 +105,7 @@ def suggest(key: str, known: list[str]) -> list[str]:
                                                                                              cutoff=0.6)
 
 
-def _key_label(plan: PhasePlan, key: str) -> tuple[str, tuple[Any, ...]]:
+def key_label(plan: PhasePlan, key: str) -> tuple[str, tuple[Any, ...]]:
     """Key path for messages: `lora_rank`, or `phases.NAME.lora_rank` for a phase's own key."""
     if plan.prefix and key in plan.own_keys:
         return f"phases.{plan.name}.{key}", (*plan.prefix, key)
@@ -120,7 +118,7 @@ def check_keys_and_types(recipe: Recipe, plan: PhasePlan) -> list[Problem]:
     problems: list[Problem] = []
     for key in list(plan.args):
         value = plan.args[key]
-        label, path = _key_label(plan, key)
+        label, path = key_label(plan, key)
         where = recipe.where(*path)
         spec = fields.get(key)
         if key.endswith("_token") and value:

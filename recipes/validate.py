@@ -24,8 +24,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from recipes import schema_snapshot
 from recipes.errors import Problem
 from recipes.launch import Hardware, LaunchPlan
+from recipes.ranges import check_ranges
 from recipes.recipe import PhasePlan, Recipe, absolutize, is_local_ref
 from recipes.rundir import RESOLVED, RunInfo, RunState, check_run_dir
 from recipes.schema import check_keys_and_types
@@ -76,20 +78,25 @@ def check_with_llamafactory(plan: PhasePlan, bad_keys: set[str]) -> tuple[list[P
     return [], []
 
 
+def known_templates() -> list[str]:
+    """LLaMA-Factory's template names and ours: from the saved snapshot, else from LLaMA-Factory (slow)."""
+    from recipes.template import NAME
+
+    return sorted({*(schema_snapshot.load_templates() or schema_snapshot.live_templates()), NAME})
+
+
 def check_template(plan: PhasePlan) -> list[Problem]:
-    from llamafactory.data.template import TEMPLATES
+    from recipes.template import NAME
 
-    from recipes.template import NAME, register
-
-    register()
     name = plan.args.get("template")
     if name is None:
         return [Problem("template", "not set: LLaMA-Factory would guess it from the tokenizer",
                         f"template: {NAME}", level="warning")]
     if not isinstance(name, str):
         return []  # reported by the type check
-    if name not in TEMPLATES:
-        close = difflib.get_close_matches(name, list(TEMPLATES), n=3, cutoff=0.6)
+    known = known_templates()
+    if name not in known:
+        close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
         return [Problem("template", "unknown template",
                         f"did you mean {' or '.join(close)}?" if close else f"template: {NAME}", name)]
     if name == "qwen3":
@@ -273,14 +280,24 @@ def check_same_recipe(recipe: Recipe, run: RunInfo, resume: bool) -> list[Proble
                     "or start a new run (OVERWRITE=1 or output_dir=runs/NEW_NAME)", where=str(run.path))]
 
 
+def first_checks(recipe: Recipe, plan: PhasePlan) -> list[Problem]:
+    """Keys, types and value ranges, from the saved schema: nothing heavy is imported for these."""
+    found = check_keys_and_types(recipe, plan)
+    return found + check_ranges(recipe, plan, {p.key.rsplit(".", 1)[-1] for p in found})
+
+
 def validate(recipe: Recipe, plans: list[PhasePlan], launch: LaunchPlan, hw: Hardware, run: RunInfo, *,
-             dry_run: bool, resume: bool = False, overwrite: bool = False) -> list[Problem]:
-    """Every problem of a recipe; machine-dependent ones are warnings in a dry run and errors at launch."""
+             dry_run: bool, resume: bool = False, overwrite: bool = False, full: bool = True) -> list[Problem]:
+    """Every problem of a recipe; machine-dependent ones are warnings in a dry run and errors at launch.
+
+    `full=False` (a wrong key, type or value was found) leaves out the checks that import LLaMA-Factory
+    and torch (its parser, the GPUs): they run once the recipe passes the first ones.
+    """
     machine = "warning" if dry_run else "error"
     problems: list[Problem] = list(recipe.problems)
     problems += check_run_dir(run, resume=resume, overwrite=overwrite) + check_same_recipe(recipe, run, resume)
     for plan in plans:
-        found = check_keys_and_types(recipe, plan)
+        found = first_checks(recipe, plan)
         bad = {p.key.rsplit(".", 1)[-1] for p in found}
         problems += found
         if "output_dir" in plan.own_keys and plan.prefix:
@@ -290,10 +307,13 @@ def validate(recipe: Recipe, plans: list[PhasePlan], launch: LaunchPlan, hw: Har
         if not plan.args.get("do_train"):
             problems.append(Problem("do_train", "not set, so LLaMA-Factory would load everything and train nothing",
                                     "do_train: true", where=recipe.where("do_train")))
-        config, env = check_with_llamafactory(plan, bad)
-        problems += config + [dataclasses.replace(p, level=machine) for p in env]
+        if full:
+            config, env = check_with_llamafactory(plan, bad)
+            problems += config + [dataclasses.replace(p, level=machine) for p in env]
         problems += check_template(plan) + check_datasets(plan) + check_model(recipe, plan, plans, machine)
-        problems += check_deepspeed(plan, machine) + check_machine(recipe, plan, launch, hw, machine)
+        problems += check_deepspeed(plan, machine)
+        if full:
+            problems += check_machine(recipe, plan, launch, hw, machine)
     unique: list[Problem] = []
     for p in problems:  # a shared key is checked once per phase: report it once
         if p not in unique:
@@ -328,8 +348,12 @@ def check_recipe(recipe: Recipe, *, dry_run: bool, resume: bool = False, overwri
     from recipes.rundir import inspect_run_dir
 
     plans = recipe.phase_plans()
-    hw = hardware if hardware is not None else Hardware.detect()
+    # A wrong key, type or value is reported in a second or two, before torch (GPU detection),
+    # transformers and LLaMA-Factory are imported; the checks that need them wait for a recipe that passes.
+    full = not any(p.level == "error" for plan in plans for p in first_checks(recipe, plan))
+    hw = hardware if hardware is not None else Hardware.detect() if full else Hardware(0)
     launch = plan_launch(plans[0].args, recipe.gpus, hw, env)
     run = inspect_run_dir(recipe.run_dir())
-    problems = validate(recipe, plans, launch, hw, run, dry_run=dry_run, resume=resume, overwrite=overwrite)
+    problems = validate(recipe, plans, launch, hw, run, dry_run=dry_run, resume=resume, overwrite=overwrite,
+                        full=full)
     return Checked(recipe, plans, launch, hw, run, problems)

@@ -201,6 +201,7 @@ def test_trained_tiny_model_end_to_end(tmp_path):
             "logging_steps=1",
             "save_steps=1000",
             "per_device_train_batch_size=2",
+            "gradient_accumulation_steps=1",
             "cutoff_len=512",
         ],
         capture_output=True,

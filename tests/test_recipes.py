@@ -247,6 +247,42 @@ def test_every_problem_is_reported_at_once_with_key_line_and_fix(tmp_path, datas
     assert len(checked.errors) >= 6
 
 
+@pytest.mark.parametrize(("override", "message"), [
+    ("learning_rate=-1", "learning_rate: must be a positive number (got -1)"),
+    ("learning_rate=0", "learning_rate: must be a positive number (got 0)"),
+    ("num_train_epochs=.nan", "num_train_epochs: must be a positive number, not NaN or infinity (got nan)"),
+    ("num_train_epochs=.inf", "num_train_epochs: must be a positive number, not NaN or infinity (got inf)"),
+    ("max_steps=0", "max_steps: must be a positive integer, or -1 to train num_train_epochs (got 0)"),
+    ("save_steps=-5", "save_steps: must be a positive number (got -5)"),
+    ("per_device_train_batch_size=0", "per_device_train_batch_size: must be a positive integer (got 0)"),
+    ("gradient_accumulation_steps=0", "gradient_accumulation_steps: must be a positive integer (got 0)"),
+    ("lora_dropout=1.0", "lora_dropout: must be at least 0 and below 1 (got 1.0)"),
+    ("lora_dropout=-0.1", "lora_dropout: must be at least 0 and below 1 (got -0.1)"),
+    ("cutoff_len=0", "cutoff_len: must be a positive integer (got 0)"),
+    ("max_grad_norm=.nan", "max_grad_norm: must be a finite number, not NaN or infinity (got nan)"),
+])
+def test_values_out_of_range_fail_the_dry_run_naming_key_value_and_fix(override, message, tmp_path, dataset_dir, tiny):
+    checked = check("tiny_cpu_sft", [*base_overrides(tmp_path, dataset_dir, tiny), override])
+    texts = [str(p) for p in checked.errors]
+    assert any(t.startswith(f"--override {override}: {message}; fix: ") for t in texts), texts
+
+
+def test_out_of_range_values_are_gathered_with_the_other_problems(tmp_path, dataset_dir, tiny):
+    """The issue's repro (`learning_rate=-1 num_train_epochs=.nan` said "dry run OK"), with a misspelt key."""
+    out = subprocess.run(
+        [sys.executable, "-m", "recipes.train", "--recipe", "tiny_cpu_sft", "--dry-run", "--override",
+         *base_overrides(tmp_path, dataset_dir, tiny), "learning_rate=-1", "num_train_epochs=.nan", "lerning_rate=1"],
+        check=False, capture_output=True, text=True, cwd=REPO_ROOT)
+    assert out.returncode == 2 and "dry run OK" not in out.stdout
+    assert "has 3 problems" in out.stderr, out.stderr
+    assert "learning_rate: must be a positive number (got -1); fix: learning_rate: 1.0e-4" in out.stderr
+    assert "num_train_epochs: must be a positive number, not NaN or infinity (got nan)" in out.stderr
+    # in range: the edges that are allowed
+    ok = check("tiny_cpu_sft", [*base_overrides(tmp_path, dataset_dir, tiny), "max_steps=-1", "lora_dropout=0",
+                                "warmup_steps=0", "save_steps=0.25"])
+    assert ok.errors == []
+
+
 def test_llamafactory_cross_key_rules_and_do_train(tmp_path, dataset_dir, tiny):
     checked = check("tiny_cpu_sft", [*base_overrides(tmp_path, dataset_dir, tiny), "do_train=false",
                                      "eval_strategy=steps", "eval_dataset=null"])
@@ -318,13 +354,29 @@ def test_launch_plan_honours_llamafactory_launch_variables(tmp_path):
     multi = plan_launch({}, 2, TWO_A800, {"NNODES": "2", "NODE_RANK": "1", "MASTER_ADDR": "10.0.0.1",
                                           "MASTER_PORT": "6000"})
     argv = multi.argv(tmp_path / "args.yaml")
-    assert argv[1:3] == ["-m", "torch.distributed.run"]
+    assert argv[1:3] == ["-m", "recipes._torchrun"]  # torchrun, recording which rank failed
     for flag, value in (("--nnodes", "2"), ("--node_rank", "1"), ("--nproc_per_node", "2"),
                         ("--master_addr", "10.0.0.1"), ("--master_port", "6000")):
         assert argv[argv.index(flag) + 1] == value
     assert argv[-3:] == ["-m", "recipes._entry", str(tmp_path / "args.yaml")], "every rank runs our entry module"
     assert plan_launch({"deepspeed": "x.json"}, 1, Hardware(1, ("A",), True), {}).mode == "torchrun"
     assert plan_launch({}, 1, TWO_A800, {}).mode == "torchrun"  # never DataParallel in one process
+
+
+def test_a_dead_rank_is_named_not_the_ranks_torchrun_stopped_because_of_it():
+    """torchrun lists rank 0, which its agent stopped with SIGTERM, beside rank 1, which the OOM killer took,
+    often with the same whole-second timestamp: the message must name rank 1."""
+    from torch.distributed.elastic.multiprocessing.errors import ProcessFailure
+
+    from recipes._torchrun import failures_json
+    from recipes.launch import rank_failure_message
+
+    stopped, killed = ProcessFailure(0, 100, -15, ""), ProcessFailure(1, 101, -9, "")
+    stopped.timestamp = killed.timestamp = 1_700_000_000
+    message = rank_failure_message(failures_json({0: stopped, 1: killed}))
+    assert message == "rank 1 was killed (out of memory?) by SIGKILL; torchrun stopped the other ranks"
+    crashed = ProcessFailure(1, 102, 1, "")
+    assert rank_failure_message(failures_json({1: crashed})).startswith("rank 1 failed with exit code 1")
 
 
 # ---- CLIs -------------------------------------------------------------------------------------
@@ -347,6 +399,44 @@ def test_misspelt_key_fails_before_anything_loads_naming_it(tmp_path, dataset_di
     assert not (tmp_path / "run").exists(), "nothing is created for a recipe that does not validate"
 
 
+HEAVY = ("torch", "transformers", "llamafactory", "datasets", "peft")
+
+
+def test_wrong_key_type_or_value_is_rejected_before_torch_transformers_or_llamafactory_load(tmp_path, dataset_dir,
+                                                                                           tiny):
+    """Rejecting a typo took 8-9 s, nearly all of it importing them; the keys come from recipes/lf_schema.json."""
+    code = textwrap.dedent(f"""
+        import sys
+        from recipes.train import main
+        rc = main(["--recipe", "tiny_cpu_sft", "--dry-run", "--override", *{base_overrides(tmp_path, dataset_dir,
+                                                                                          tiny)!r},
+                   "lerning_rate=1e-3", "lora_rank=sixteen", "cutoff_len=0", "template=qwen3_thnk"])
+        print("LOADED", sorted(m for m in {HEAVY!r} if m in sys.modules))
+        raise SystemExit(rc)
+    """)
+    out = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, cwd=REPO_ROOT)
+    assert out.returncode == 2, out.stderr
+    assert "LOADED []" in out.stdout, out.stdout
+    for expected in ("lerning_rate: unknown key (got 0.001); fix: did you mean learning_rate?",
+                     "lora_rank: expected an integer (got 'sixteen')", "cutoff_len: must be a positive integer",
+                     "template: unknown template (got 'qwen3_thnk'); fix: did you mean qwen3_think"):
+        assert expected in out.stderr
+
+
+def test_saved_llamafactory_schema_matches_the_installed_llamafactory():
+    """The fast check reads recipes/lf_schema.json; after an upgrade, `python -m recipes.schema_snapshot`."""
+    from recipes import schema_snapshot
+
+    saved = json.loads(schema_snapshot.SNAPSHOT.read_text())
+    assert saved == json.loads(schema_snapshot.dumps(schema_snapshot.build())), \
+        "recipes/lf_schema.json is stale: run `python -m recipes.schema_snapshot`"
+    assert {"learning_rate", "lora_rank", "cutoff_len", "deepspeed"} <= set(saved["fields"])
+    assert saved["fields"]["lora_rank"]["type"] == "int" and "qwen3" in saved["templates"]
+    live = schema_snapshot.live_fields()
+    loaded = schema_snapshot.load()
+    assert loaded is not None and set(loaded) == set(live)
+
+
 def test_dry_run_prints_the_resolved_recipe_and_exact_command(tmp_path, dataset_dir, tiny):
     out = subprocess.run(
         [sys.executable, "-m", "recipes.train", "--recipe", "tiny_cpu_sft", "--dry-run",
@@ -355,7 +445,7 @@ def test_dry_run_prints_the_resolved_recipe_and_exact_command(tmp_path, dataset_
                                                            "NPROC_PER_NODE": "2"})
     assert out.returncode == 0, out.stderr
     assert "learning_rate: 0.005" in out.stdout and f"output_dir: {tmp_path / 'run'}" in out.stdout
-    assert "-m torch.distributed.run --nnodes 1 --node_rank 0 --nproc_per_node 2" in out.stdout
+    assert "-m recipes._torchrun --nnodes 1 --node_rank 0 --nproc_per_node 2" in out.stdout
     assert "-m recipes._entry" in out.stdout and "dry run OK" in out.stdout
     assert not (tmp_path / "run").exists()
 

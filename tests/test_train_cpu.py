@@ -7,6 +7,7 @@ template (a rank without it would fail with "Template qwen3_think does not exist
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -16,6 +17,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from recipes.paths import CONFIGS_DIR, REPO_ROOT
@@ -54,7 +56,8 @@ def run(cmd: list[str], env: dict[str, str] | None = None) -> subprocess.Complet
 
 def small(tiny: Path, dataset_dir: Path, out: Path, *extra: str) -> list[str]:
     return [f"model_name_or_path={tiny}", f"dataset_dir={dataset_dir}", f"output_dir={out}",
-            "per_device_train_batch_size=2", "logging_steps=1", "cutoff_len=512", *extra]
+            "per_device_train_batch_size=2", "gradient_accumulation_steps=1", "logging_steps=1", "cutoff_len=512",
+            *extra]
 
 
 def test_train_kill_resume_export(tiny, dataset_dir, tmp_path):
@@ -159,6 +162,50 @@ def test_torchrun_two_cpu_processes_every_rank_registers_the_template(tiny, data
         assert f"Process rank: {rank}, world size: 2" in log
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["launch"]["mode"] == "torchrun" and manifest["launch"]["nproc_per_node"] == 2
-    assert "-m torch.distributed.run" in manifest["phases"][0]["command"]
+    assert "-m recipes._torchrun" in manifest["phases"][0]["command"]  # torchrun, recording failed ranks
     assert "-m recipes._entry" in manifest["phases"][0]["command"]
     assert manifest["status"] == "finished" and (out / "model.safetensors").is_file()
+    peaks = manifest["phases"][0]["peak_rss_mib"]
+    assert set(peaks) == {"0", "1"} and all(100 < mib < 64 * 1024 for mib in peaks.values()), peaks
+
+
+def _rank_process(launcher: psutil.Process, rank: int) -> psutil.Process | None:
+    for child in launcher.children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            if "recipes._entry" in child.cmdline() and child.environ().get("RANK") == str(rank):
+                return child
+    return None
+
+
+def test_a_rank_that_dies_fails_the_whole_run_at_once_naming_it(tiny, dataset_dir, tmp_path):
+    """Rank 1 killed mid-training (as the OOM killer does): the launch fails promptly, says which rank and how,
+    and leaves no rank behind; before, rank 0 could wait in its next all-reduce and the message named nothing."""
+    out = tmp_path / "runs" / "ddp_kill"
+    cmd = train_cmd("tiny_cpu_sft", *small(tiny, dataset_dir, out, "ddp_backend=gloo", "max_steps=500",
+                                           "save_strategy=no", "logging_steps=1"))
+    log = tmp_path / "ddp_kill.log"
+    env = {**os.environ, "LLAMAFACTORY_VERBOSITY": "INFO", "FORCE_TORCHRUN": "1", "NPROC_PER_NODE": "2"}
+    with log.open("w") as fh:  # a file, not a pipe: a full pipe would stall the trainer
+        proc = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=fh, stderr=subprocess.STDOUT, env=env)
+        launcher = psutil.Process(proc.pid)
+        deadline = time.monotonic() + 300
+        while "'loss'" not in log.read_text():  # both ranks are in the training loop
+            assert proc.poll() is None, log.read_text()[-3000:]
+            assert time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.2)
+        rank1, rank0 = _rank_process(launcher, 1), _rank_process(launcher, 0)
+        assert rank1 is not None and rank0 is not None
+        rank1.send_signal(signal.SIGKILL)
+        try:
+            rc = proc.wait(timeout=120)  # generous for a loaded machine; a hang is what this guards against
+        finally:
+            if proc.poll() is None:
+                for child in launcher.children(recursive=True):
+                    child.kill()
+                proc.kill()
+    text = log.read_text()
+    assert rc == 2, text[-3000:]
+    assert "rank 1 was killed (out of memory?) by SIGKILL" in text, text[-3000:]
+    assert not rank0.is_running(), "rank 0 was stopped with the run"
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "failed" and "rank 1 was killed" in manifest["error"]
