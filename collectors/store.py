@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Self, TextIO
 
+from foundation.atomic import write_atomic
 from ordebug.errors import OrDebugError
 
 
@@ -214,12 +215,7 @@ class JsonlStore:
 
     def _replace_with(self, lines: list[str]) -> None:
         """Atomically replace the file's content (temp file in the same folder, then rename)."""
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        with tmp.open("w", encoding="utf-8") as fh:
-            fh.writelines(lines)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.path)
+        write_atomic(self.path, "".join(lines))
 
     # -- writing -------------------------------------------------------------------------
     def append_line(self, line: str, key: str, view: Any = None) -> None:
@@ -256,16 +252,3 @@ class JsonlStore:
             fcntl.flock(self._lock_fh.fileno(), fcntl.LOCK_UN)
             self._lock_fh.close()
             self._lock_fh = None
-
-
-def write_json_atomic(path: str | os.PathLike, data: Any) -> None:
-    """Write a JSON file whole or not at all."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=2, ensure_ascii=False)
-        fh.write("\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)

@@ -34,7 +34,9 @@ from tqdm import tqdm
 from collectors.aio import AsyncPool, Stop
 from collectors.llm import BudgetExceeded, LLMCallError, LLMClient
 from collectors.llm_config import load_llm_config
-from collectors.store import JsonlStore, write_json_atomic
+from collectors.store import JsonlStore
+from foundation.atomic import write_json_atomic
+from foundation.cli import cli_main
 from ordebug.errors import OrDebugError
 
 SUMMARY_KEYS = ("question", "reasoning_summary", "search_results_summary")
@@ -294,6 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@cli_main
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.max_concurrent < 1:
@@ -302,29 +305,25 @@ def main(argv: list[str] | None = None) -> int:
     if args.in_path.resolve() == args.out.resolve():
         print("error: --in and --out are the same file; write summaries to a new file", file=sys.stderr)
         return 2
-    try:
-        config = load_llm_config(args.config, overrides={"model": args.model})
+    config = load_llm_config(args.config, overrides={"model": args.model})
 
-        async def run() -> dict[str, Any]:
-            client = LLMClient(config)
-            try:
-                return await summarise_file(
-                    args.in_path,
-                    args.out,
-                    max_concurrent=args.max_concurrent,
-                    overwrite=args.overwrite,
-                    retry_failed=args.retry_failed,
-                    limit=args.limit,
-                    client=client,
-                    progress=not args.no_progress,
-                )
-            finally:
-                await client.aclose()
+    async def run() -> dict[str, Any]:
+        client = LLMClient(config)
+        try:
+            return await summarise_file(
+                args.in_path,
+                args.out,
+                max_concurrent=args.max_concurrent,
+                overwrite=args.overwrite,
+                retry_failed=args.retry_failed,
+                limit=args.limit,
+                client=client,
+                progress=not args.no_progress,
+            )
+        finally:
+            await client.aclose()
 
-        summary = asyncio.run(run())
-    except OrDebugError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    summary = asyncio.run(run())
     print(
         f"{summary['done']}/{summary['samples']} samples done: {summary['summarised']} summarised, "
         f"{summary['failed']} failed; this run ${summary['usage']['cost_usd']:.4f}, "

@@ -28,7 +28,7 @@ from converters.grounding import Grounding, check_grounding
 from converters.samples import Sample
 from converters.sources import LEGACY_SOURCE, ReadStats, detect_kind, read_alpaca, read_messages
 from converters.trajectories import read_trajectories
-from ordebug.errors import OrDebugError
+from foundation.cli import cli_main
 from ordebug.prompts import system_prompt
 
 #: Below this share of fully grounded samples the card and the console print a warning.
@@ -231,16 +231,13 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+@cli_main
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     tally = Tally(examples_max=args.examples)
-    try:
-        for path in args.files:
-            for sample in read_samples(path, keep_failures=args.keep_failures):
-                tally.add(sample, ground(sample))
-    except OrDebugError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    for path in args.files:
+        for sample in read_samples(path, keep_failures=args.keep_failures):
+            tally.add(sample, ground(sample))
     summary = tally.as_dict()
     print(table(summary, f"by_{args.by}"))
     print(grounding_line(summary).lstrip())

@@ -37,7 +37,8 @@ from converters.sources import LEGACY_SOURCE, ReadStats, detect_kind, read_alpac
 from converters.split import SPLITS, assign_splits, check_fractions, holdout_mask
 from converters.targets import unknown_target
 from converters.trajectories import read_trajectories
-from converters.writer import sha256_file, staged_dir, write_split
+from converters.writer import staged_dir, write_split
+from foundation.hashing import sha256_file
 from ordebug.actions import parse_action
 from ordebug.answer import ACTION_PREFIX
 from ordebug.prompts import system_prompt

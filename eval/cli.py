@@ -22,7 +22,7 @@ from eval.policies import BASELINES, POLICY_NAMES, make_baseline
 from eval.problem_sets import ProblemSet, explicit_problems, run_cards, run_test_problems, with_card_settings
 from eval.run_dir import RunDir, from_repo, load_run
 from eval.schema import Results
-from ordebug.errors import OrDebugError
+from foundation.cli import cli_main
 from ordebug.prompts import system_prompt
 
 DEFAULT_PROBLEMS = "data/bench/default"
@@ -397,6 +397,7 @@ def print_summary(results: Results, paths: tuple[Path, Path]) -> None:
     print(f"wrote {paths[0]} and {paths[1]}")
 
 
+@cli_main
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -408,9 +409,6 @@ def main(argv: list[str] | None = None) -> int:
             results, out = run_offline(args, mode)
         logs = run.trainer_logs() if run is not None else []
         paths = write_outputs(results, out, run_dir=run.path if run else None, trainer_logs=logs)
-    except OrDebugError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("interrupted; nothing written", file=sys.stderr)
         return 130

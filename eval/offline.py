@@ -18,9 +18,10 @@ import numpy as np
 from eval.episodes import model_names
 from eval.format_metrics import STEP_RATES, Names, score_answer
 from eval.prediction_files import PredictionLine, names_in_observation, read_predictions
-from eval.provenance import git_state, utc_now, versions
+from eval.provenance import git_state, versions
 from eval.schema import GroupSummary, MetricInfo, PredictionRow, Results, Samples, ToolCallRow
 from eval.scoring import N_BOOT, cluster_ci
+from foundation.provenance import utc_now
 from ordebug.answer import parse_answer
 from ordebug.problems import Problem
 

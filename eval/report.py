@@ -21,11 +21,11 @@ from typing import Any
 from pydantic import ValidationError
 
 from eval.errors import EvalConfigError
-from eval.provenance import write_atomic
 from eval.report_md import cell, fmt
 from eval.run_dir import RECIPE_FILE, from_repo
 from eval.schema import RESULTS_SCHEMA_VERSION, Results
-from ordebug.errors import OrDebugError
+from foundation.atomic import write_atomic
+from foundation.cli import cli_main
 
 METRICS = (
     "rr@5",
@@ -212,14 +212,11 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+@cli_main
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        evals = [load_evaluation(a) for a in args.runs]
-        md_table, csv_text, diff = build_table(evals)
-    except OrDebugError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    evals = [load_evaluation(a) for a in args.runs]
+    md_table, csv_text, diff = build_table(evals)
     out = from_repo(args.out) if not Path(args.out).is_absolute() else Path(args.out)
     write_atomic(out, render(evals, md_table, diff))
     write_atomic(out.with_suffix(".csv"), csv_text)

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import os
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from eval.errors import EvalConfigError, PolicyError
+from foundation.redact import redact_url
 from ordebug.observation import ObservationState
 from ordebug.problems import Problem
 from ordebug.prompts import user_message
@@ -21,15 +21,6 @@ from ordebug.prompts import user_message
 ENV_BASE_URL = "ORDEBUG_EVAL_BASE_URL"
 ENV_API_KEY = "ORDEBUG_EVAL_API_KEY"
 ENV_MODEL = "ORDEBUG_EVAL_MODEL"
-
-
-def redact_url(url: str) -> str:
-    """The URL without user:password and query string (where some gateways put keys)."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
 def merge_reasoning(content: str, reasoning: str | None) -> str:
