@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Self, TextIO
 
 from foundation.atomic import write_atomic
+from foundation.jsonl import iter_jsonl
 from ordebug.errors import OrDebugError
 
 
@@ -159,36 +160,28 @@ class JsonlStore:
             return
         last: dict[str, tuple[int, bool]] = {}  # key -> (line number, replaceable) of its current line
         superseded: set[int] = set()
-        with self.path.open("r", encoding="utf-8") as fh:
-            for lineno, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as exc:
+        fix = (
+            "this file was not written by a collector or was edited: "
+            "fix or remove that line, or rerun with --overwrite"
+        )
+        for lineno, record in iter_jsonl(self.path, error=StoreFormatError, fix=fix):
+            try:
+                key = self._key(record)
+            except (KeyError, TypeError, ValueError) as exc:
+                raise StoreFormatError(
+                    f"{self.path}:{lineno}: record has no usable key ({exc})"
+                ) from None
+            if key in last:
+                if not last[key][1]:
                     raise StoreFormatError(
-                        f"{self.path}:{lineno}: not valid JSON ({exc.msg}); this file was not written by a "
-                        f"collector or was edited — fix or remove that line, or rerun with --overwrite"
-                    ) from None
-                if not isinstance(record, dict):
-                    raise StoreFormatError(f"{self.path}:{lineno}: expected a JSON object per line")
-                try:
-                    key = self._key(record)
-                except (KeyError, TypeError, ValueError) as exc:
-                    raise StoreFormatError(
-                        f"{self.path}:{lineno}: record has no usable key ({exc})"
-                    ) from None
-                if key in last:
-                    if not last[key][1]:
-                        raise StoreFormatError(
-                            f"{self.path}:{lineno}: {key!r} appears twice; the file was merged by hand — "
-                            f"keep one line per unit or rerun with --overwrite"
-                        )
-                    superseded.add(last[key][0])  # a retry's replacement, written before a crash
-                replaceable = self._replaceable is not None and self._replaceable(record)
-                last[key] = (lineno, replaceable)
-                if self._project is not None:
-                    self._kept[key] = self._project(record)
+                        f"{self.path}:{lineno}: {key!r} appears twice; the file was merged by hand — "
+                        f"keep one line per unit or rerun with --overwrite"
+                    )
+                superseded.add(last[key][0])  # a retry's replacement, written before a crash
+            replaceable = self._replaceable is not None and self._replaceable(record)
+            last[key] = (lineno, replaceable)
+            if self._project is not None:
+                self._kept[key] = self._project(record)
         for key, (_, replaceable) in last.items():
             (self.retrying if self._retry and replaceable else self.done).add(key)
         if superseded:

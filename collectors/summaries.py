@@ -37,6 +37,7 @@ from collectors.llm_config import load_llm_config
 from collectors.store import JsonlStore
 from foundation.atomic import write_json_atomic
 from foundation.cli import cli_main
+from foundation.jsonl import iter_jsonl
 from ordebug.errors import OrDebugError
 
 SUMMARY_KEYS = ("question", "reasoning_summary", "search_results_summary")
@@ -190,27 +191,18 @@ def read_samples(path: Path) -> list[dict[str, Any]]:
         raise SampleFormatError(f"{path} does not exist", fix="pass --in FILE with one JSON sample per line")
     samples: list[dict[str, Any]] = []
     seen: dict[str, int] = {}
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                sample = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise SampleFormatError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
-            if not isinstance(sample, dict):
-                raise SampleFormatError(f"{path}:{lineno}: expected a JSON object per line")
-            key = sample_key(sample)
-            if key in seen:
-                if key.startswith("sha256:"):
-                    continue  # an identical sample: summarised once
-                raise SampleFormatError(
-                    f"{path}:{lineno}: id {key!r} already used on line {seen[key]}",
-                    fix="give samples unique ids",
-                )
-            seen[key] = lineno
-            sample_text(sample)  # fail early, naming the sample, not mid-run
-            samples.append(sample)
+    for lineno, sample in iter_jsonl(path, error=SampleFormatError):
+        key = sample_key(sample)
+        if key in seen:
+            if key.startswith("sha256:"):
+                continue  # an identical sample: summarised once
+            raise SampleFormatError(
+                f"{path}:{lineno}: id {key!r} already used on line {seen[key]}",
+                fix="give samples unique ids",
+            )
+        seen[key] = lineno
+        sample_text(sample)  # fail early, naming the sample, not mid-run
+        samples.append(sample)
     return samples
 
 

@@ -29,6 +29,7 @@ from converters.samples import Sample
 from converters.sources import LEGACY_SOURCE, ReadStats, detect_kind, read_alpaca, read_messages
 from converters.trajectories import read_trajectories
 from foundation.cli import cli_main
+from foundation.tables import markdown_table
 from ordebug.prompts import system_prompt
 
 #: Below this share of fully grounded samples the card and the console print a warning.
@@ -181,15 +182,13 @@ def markdown(summary: dict[str, Any]) -> list[str]:
     ]
     if summary.get("warning"):
         out += [f"**Warning:** {summary['warning']}.", ""]
-    out += [
-        "| source | samples | fully grounded | numbers | grounded | names | grounded |",
-        "|---|---:|---:|---:|---:|---:|---:|",
-    ]
-    for key, c in [*summary["by_source"].items(), ("**all**", summary)]:
-        out.append(
-            f"| {key} | {c['samples_total']} | {_pct(c['samples_grounded_share'])} | {c['numbers_total']} "
-            f"| {_pct(c['numbers_grounded_share'])} | {c['names_total']} | {_pct(c['names_grounded_share'])} |"
-        )
+    rows = [
+        [key, c["samples_total"], _pct(c["samples_grounded_share"]), c["numbers_total"],
+         _pct(c["numbers_grounded_share"]), c["names_total"], _pct(c["names_grounded_share"])]
+        for key, c in [*summary["by_source"].items(), ("**all**", summary)]
+    ]  # fmt: skip
+    header = ["source", "samples", "fully grounded", "numbers", "grounded", "names", "grounded"]
+    out += markdown_table(header, rows, align="lrrrrrr")
     out += ["", f"Dropped as ungrounded (`--require-grounded`): {summary['dropped_ungrounded']}.", ""]
     if summary["examples"]:
         out += ["Ungrounded examples:", ""]

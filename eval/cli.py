@@ -18,6 +18,7 @@ from typing import Any
 from eval.episodes import EpisodeSettings
 from eval.errors import EvalConfigError
 from eval.harness import EvalOptions, evaluate_policy, write_outputs
+from eval.metric_registry import view
 from eval.policies import BASELINES, POLICY_NAMES, make_baseline
 from eval.problem_sets import ProblemSet, explicit_problems, run_cards, run_test_problems, with_card_settings
 from eval.run_dir import RunDir, from_repo, load_run
@@ -365,21 +366,7 @@ def run_offline(args: argparse.Namespace, mode: str) -> tuple[Results, Path]:
     return results, _default_out(args, None, mode)
 
 
-SUMMARY_KEYS = (
-    "rr@5",
-    "rr@10",
-    "rr@20",
-    "da_iis",
-    "da_target",
-    "op",
-    "te",
-    "fp",
-    "format_ok",
-    "invalid_action_rate",
-    "tool_call_valid",
-    "action_match",
-    "n",
-)
+SUMMARY_KEYS = view("terminal")
 
 
 def print_summary(results: Results, paths: tuple[Path, Path]) -> None:

@@ -26,3 +26,12 @@ class ToolkitError(Exception):
         if fix:
             text = f"{text}; {fix}"
         super().__init__(text)
+
+
+def unknown_name(kind: str, name: str, known: list[str] | tuple[str, ...]) -> str:
+    """``unknown <kind> 'x'; did you mean 'y'? known <kind>s: a, b, c`` (the hint only when one is close)."""
+    import difflib
+
+    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.5)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return f"unknown {kind} {name!r}; {hint}known {kind}s: {', '.join(known)}"
