@@ -16,7 +16,7 @@ from collectors.agents import AGENT_NAMES, SCRIPTED
 from collectors.llm_config import load_llm_config, teacher_configured
 from collectors.runner import CollectError, RunOptions, RunResult, Shard, collect
 from foundation.cli import cli_main
-from ordebug.observation import LAYOUTS
+from ordebug.layouts import LAYOUTS
 from ordebug.problems import Problem, load_problems
 
 DEFAULT_BENCH = Path("data/bench/default")

@@ -19,6 +19,7 @@ from converters.grounding_report import grounding_line
 from converters.mix import parse_assignments
 from converters.pipeline import ConvertOptions, convert
 from foundation.cli import cli_main
+from ordebug.layouts import LAYOUTS
 
 
 def _csv(values: Sequence[str] | None) -> list[str]:
@@ -82,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     sel = p.add_argument_group("what becomes a sample")
     sel.add_argument(
         "--layout",
-        choices=["legacy", "rich"],
+        choices=LAYOUTS,
         default=None,
         help="observation layout; trajectories collected in another one are re-rendered from "
         "Step.state (default: the inputs' own layout)",

@@ -24,6 +24,7 @@ from eval.problem_sets import ProblemSet, explicit_problems, run_cards, run_test
 from eval.run_dir import RunDir, from_repo, load_run
 from eval.schema import Results
 from foundation.cli import cli_main
+from ordebug.layouts import LAYOUTS
 from ordebug.prompts import system_prompt
 
 DEFAULT_PROBLEMS = "data/bench/default"
@@ -68,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     where.add_argument(
         "--layout",
-        choices=("legacy", "rich"),
+        choices=LAYOUTS,
         help="observation layout (default: the run's dataset card, else legacy)",
     )
     where.add_argument(

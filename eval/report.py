@@ -119,11 +119,12 @@ def recipe_diff(evals: list[Evaluation]) -> list[str]:
 
 def _best(evals: list[Evaluation], metric: str) -> str | None:
     """The best value of a column as printed (None when there is no contest: fewer than 2 or all equal)."""
+    higher_is_better = get(metric).higher_is_better  # an unknown name fails here, never a silent default
     values = [e.results.summary.get(metric) for e in evals]
     values = [v for v in values if isinstance(v, (int, float))]
     if len(values) < 2 or len({fmt(v) for v in values}) == 1:
         return None
-    return fmt(max(values) if get(metric).higher_is_better else min(values))
+    return fmt(max(values) if higher_is_better else min(values))
 
 
 def build_table(evals: list[Evaluation]) -> tuple[str, str, list[str]]:

@@ -7,8 +7,6 @@ exactly the same text.
 
 from __future__ import annotations
 
-from typing import Literal
-
 #: The instruction of every legacy Alpaca sample (shared/data/legacy_sft), kept verbatim.
 INSTRUCTION = "Debug the infeasible optimization model and provide the action to fix it."
 
@@ -39,8 +37,6 @@ SYSTEM_PROMPT_EXTENDED = SYSTEM_PROMPT_CORE + (
     "- UPDATE_BOUNDS(var, lb, ub): Set a variable's bounds\n"
     "- RESET(): Undo every change"
 )
-
-Layout = Literal["legacy", "rich"]
 
 #: Which system prompt goes with which observation layout.
 SYSTEM_PROMPTS: dict[str, str] = {"legacy": SYSTEM_PROMPT_CORE, "rich": SYSTEM_PROMPT_EXTENDED}
