@@ -7,7 +7,10 @@ Part 1 (scripted, same problems, same run):
 - baseline: a bare gurobipy loop doing the solver work every episode starts with (read the
   model, optimize, computeIIS), one thread;
 - ``drop_first`` collection (runner + DebugEnv + trajectory file: the collector's own overhead);
-- ``heuristic`` collection (its repair search solves several feasRelax probes per step).
+- ``heuristic`` collection (its repair search solves several feasRelax probes per step), as
+  collected by default (rich layout, what-if actions: the environment answers WHATIF_IIS with the
+  same probes and the agent recomputes them, so grounded data costs about twice the probing) and
+  in the legacy layout without them (the ungrounded data of before).
 Prints problems/s of each and their ratio to the baseline.
 
 Part 2 (teacher): a loopback OpenAI-compatible server in its own process answers every request
@@ -41,12 +44,12 @@ from collectors.agents import SCRIPTED
 from collectors.agents.teacher import TeacherAgent
 from collectors.llm import LLMClient
 from collectors.llm_config import LLMConfig
-from collectors.loopback import LoopbackProcess
 from collectors.runner import RunOptions, collect
 from ordebug.episode import DebugEnv
 from ordebug.generate import generate
 from ordebug.inject import TYPES
 from ordebug.problems import Problem, load_problems
+from tests.support.loopback import LoopbackProcess
 
 
 def problems(tmp: Path, copies: int) -> list[Problem]:
@@ -70,8 +73,8 @@ def bare_gurobi(items: list[Problem]) -> float:
     return len(items) / (time.perf_counter() - t0)
 
 
-def scripted(items: list[Problem], agent: str, workers: int, tmp: Path) -> float:
-    options = RunOptions(out=tmp / f"{agent}.jsonl", workers=workers, progress=False, overwrite=True)
+def scripted(items: list[Problem], agent: str, workers: int, tmp: Path, **kw: object) -> float:
+    options = RunOptions(out=tmp / f"{agent}.jsonl", workers=workers, progress=False, overwrite=True, **kw)
     t0 = time.perf_counter()
     collect(items, options, agent_factory=SCRIPTED[agent])
     return len(items) / (time.perf_counter() - t0)
@@ -141,9 +144,11 @@ def main() -> int:
             base = bare_gurobi(items)
             drop = scripted(items, "drop_first", args.workers, tmp)
             heur = scripted(items, "heuristic", args.workers, tmp)
+            plain = scripted(items, "heuristic", args.workers, tmp, layout="legacy", whatif=False)
             print(f"{'bare gurobipy loop (read+optimize+IIS)':42s} {base:8.1f} problems/s")
             print(f"{'drop_first collection':42s} {drop:8.1f} problems/s   ratio {drop / base:.2f}")
-            print(f"{'heuristic collection':42s} {heur:8.1f} problems/s   ratio {heur / base:.2f}")
+            print(f"{'heuristic collection (rich, what-if)':42s} {heur:8.1f} problems/s   ratio {heur / base:.2f}")
+            print(f"{'heuristic collection (legacy, no what-if)':42s} {plain:8.1f} problems/s   ratio {plain / base:.2f}")
 
         copies = -(-args.teacher_problems // 45)
         titems = problems(tmp / "t", copies)[: args.teacher_problems]

@@ -2,12 +2,12 @@
 
     .venv/bin/python benchmarks/bench_convert.py [--n 100000] [--layout legacy] [--no-length-check]
 
-Synthesises N trajectories (converters.synthetic: real observation renderer, real action
+Synthesises N trajectories (tests.support.synthetic: real observation renderer, real action
 grammar), then times in the same run
 
 - baseline: read each line, ``json.loads`` it, write one ``json.dumps`` row per step in the same
   shape as the dataset rows (Alpaca columns, system prompt, the same metadata keys), nothing else;
-- converter: ``converters.pipeline.convert`` (validation, answer checks, dedup, token length with
+- converter: ``converters.sft.pipeline.convert`` (validation, answer checks, dedup, token length with
   the real Qwen3 tokenizer + qwen3_think template, grouped split, card, atomic write).
 
 and prints samples/s of both and the ratio (goal >= 0.5). The one-off start-up of the length
@@ -23,10 +23,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from converters.checks import token_counter
-from converters.pipeline import ConvertOptions, clear_caches, convert
-from converters.synthetic import write_trajectories
+# the repository root: tests.support (the synthesiser) ships with the tests, not the packages
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from converters.sft.checks import token_counter
+from converters.sft.pipeline import ConvertOptions, clear_caches, convert
 from ordebug.prompts import INSTRUCTION, system_prompt
+from tests.support.synthetic import write_trajectories
 
 
 def raw_loop(src: Path, dst: Path) -> int:

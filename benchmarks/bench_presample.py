@@ -38,7 +38,7 @@ import pyarrow.parquet as pq
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from converters.parquet_sampling import auto_batch_rows, open_sources
+from converters.presample.sampling import auto_batch_rows, open_sources
 
 COLUMNS = ["prompt", "thinking", "response"]
 QUESTION = "How many apples remain if Tom has {i} apples and gives two of them to his sister?"
@@ -55,7 +55,7 @@ def _peak_mb():
 
 SCAN = """
 import pyarrow.parquet as pq
-from converters.parquet_sampling import READ_BUFFER
+from converters.presample.sampling import READ_BUFFER
 
 def scan(path, columns, tuned, batch):
     # tuned = the reader settings presample uses (streamed column chunks, ~4 MB batches)
@@ -78,7 +78,7 @@ print(json.dumps({"rows": rows, "seconds": best, "peak_mb": _peak_mb()}))
 # sampler alternate, best of k each, so the ratio compares timings taken under the same load.
 PRESAMPLE = PEAK + SCAN + """
 import json, sys, time
-from converters.presample import build_parser, presample
+from converters.presample.cli import build_parser, presample
 reps, cols, batch, path = int(sys.argv[1]), sys.argv[2].split(","), int(sys.argv[3]), sys.argv[5]
 best = raw = cpu = raw_cpu = None
 for _ in range(reps):
@@ -97,7 +97,7 @@ print(json.dumps({"seconds": best, "raw": raw, "cpu": cpu, "raw_cpu": raw_cpu, "
 
 DETECT_ALL = """
 import json, sys, time
-from converters.langfilter import LanguageFilter
+from converters.presample.langfilter import LanguageFilter
 f = LanguageFilter("en")
 f.matches(["warm up the detector with an English sentence"])
 texts = [sys.argv[1].format(i=i) for i in range(2000)]

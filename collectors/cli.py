@@ -54,7 +54,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--overwrite", action="store_true", help="discard the output file's trajectories and start afresh"
     )
     p.add_argument("--shard", help="i/n: only problems whose id hashes to shard i of n (1-based)")
-    p.add_argument("--layout", choices=LAYOUTS, default="legacy", help="observation layout (default legacy)")
+    p.add_argument("--layout", choices=LAYOUTS, default="rich", help="observation layout (default rich)")
+    p.add_argument(
+        "--whatif",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="offer the what-if actions WHATIF_* (default: on for scripted agents in the rich layout, "
+        "off for the teacher); see docs/actions.md",
+    )
     p.add_argument("--concurrency", type=int, default=32, help="teacher episodes in flight (default 32)")
     p.add_argument(
         "--teacher-config", type=Path, help="teacher endpoint YAML (default $ORDEBUG_TEACHER_CONFIG)"
@@ -75,6 +82,10 @@ def _check_args(args: argparse.Namespace, agents: list[str]) -> None:
             raise CollectError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
     if args.limit is not None and args.limit < 0:
         raise CollectError(f"--limit must be 0 or more, got {args.limit}")
+    if args.whatif and args.layout != "rich":
+        raise CollectError("--whatif needs --layout rich (the legacy layout does not show what-if answers)")
+    if args.whatif and "teacher" in agents:
+        raise CollectError("--whatif is not offered to the teacher yet", fix="run the teacher with --no-whatif")
     if args.out is not None and len(agents) > 1:
         raise CollectError(
             f"--out names one file but {len(agents)} agents would run ({', '.join(agents)}); add --agent"
@@ -126,6 +137,7 @@ def run(args: argparse.Namespace) -> int:
             limit=args.limit,
             max_steps=args.max_steps,
             layout=args.layout,
+            whatif=agent != "teacher" and args.layout == "rich" and args.whatif is not False,
             overwrite=args.overwrite,
             shard=shard,
             retry_errors=args.retry_errors,

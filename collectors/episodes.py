@@ -16,7 +16,7 @@ from ordebug import solver
 from ordebug.episode import DebugEnv
 from ordebug.metrics import episode_metrics
 from ordebug.problems import Problem
-from ordebug.trajectory import Outcome, Step, Trajectory, Usage
+from ordebug.trajectory import EnvInfo, Outcome, Step, Trajectory, Usage
 
 
 def _now() -> str:
@@ -104,6 +104,7 @@ class EpisodeRecorder:
             agent=self.agent,
             agent_config=self.agent_config,
             layout=self.env.layout,
+            env=EnvInfo(layout=self.env.layout, whatif=self.env.whatif),
             steps=self.steps,
             outcome=Outcome(
                 success=record.success and error is None,
@@ -149,10 +150,16 @@ def _add_usage(total: Usage, part: Usage) -> None:
 
 
 def play_scripted(
-    agent: ScriptedAgent, problem: Problem, *, max_steps: int, layout: str, agent_name: str | None = None
+    agent: ScriptedAgent,
+    problem: Problem,
+    *,
+    max_steps: int,
+    layout: str,
+    agent_name: str | None = None,
+    whatif: bool = False,
 ) -> Trajectory | Skipped:
     """One whole episode of a scripted agent (blocking; runs on the calling thread's Gurobi env)."""
-    env = DebugEnv(max_steps=max_steps, layout=layout, env=solver.gurobi_env())
+    env = DebugEnv(max_steps=max_steps, layout=layout, env=solver.gurobi_env(), whatif=whatif)
     rec = EpisodeRecorder(env, problem, agent_name or agent.name, agent.config())
     try:
         obs, info = rec.start()
@@ -168,6 +175,7 @@ def play_scripted(
             layout=layout,
             current_model=env.current_model,
             history=list(rec.history),
+            whatif=whatif,
         )
         turn = agent.decide(ctx)
         obs, info, done = rec.apply(obs, info, turn)

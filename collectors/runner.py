@@ -95,7 +95,8 @@ class RunOptions:
     workers: int = 4
     limit: int | None = None
     max_steps: int = 20
-    layout: str = "legacy"
+    layout: str = "rich"  # why rich: the layout under which an answer's numbers can be grounded
+    whatif: bool = True  # scripted agents ask the solver through WHATIF_* actions (rich layout only)
     overwrite: bool = False
     shard: Shard | None = None
     retry_errors: bool = False
@@ -211,7 +212,9 @@ def run_scripted(
         if agent is None:
             agent = local.agent = agent_factory()
         try:
-            return play_scripted(agent, problem, max_steps=options.max_steps, layout=options.layout)
+            return play_scripted(
+                agent, problem, max_steps=options.max_steps, layout=options.layout, whatif=options.whatif
+            )
         except (OrDebugError, gp.GurobiError) as exc:  # unreadable / too large: a recorded failure
             return error_trajectory(
                 problem, agent.name, agent.config(), options.layout, f"{type(exc).__name__}: {exc}"

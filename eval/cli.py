@@ -73,6 +73,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="observation layout (default: the run's dataset card, else legacy)",
     )
     where.add_argument(
+        "--whatif",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="offer the what-if actions WHATIF_* (default: as the run's dataset card records, else off)",
+    )
+    where.add_argument(
         "--parse",
         choices=("lenient", "strict"),
         default="lenient",
@@ -293,7 +299,12 @@ def run_episodes(args: argparse.Namespace) -> tuple[Results, Path, RunDir | None
     run = load_run(args.run) if args.run else None
     ps = _problems(args, run)
     layout = args.layout or ps.layout or "legacy"
-    system = ps.system if ps.system is not None else system_prompt(layout)
+    whatif = bool(ps.whatif) if args.whatif is None else args.whatif
+    if whatif and layout != "rich":
+        raise EvalConfigError(
+            f"the what-if actions need the rich layout, not {layout!r}", fix="pass --layout rich or --no-whatif"
+        )
+    system = ps.system if ps.system is not None else system_prompt(layout, whatif=whatif)
     multi_turn = ps.multi_turn if args.multi_turn is None else args.multi_turn
     if run is not None:
         policy = _run_policy(args, run, system, multi_turn)
@@ -313,13 +324,13 @@ def run_episodes(args: argparse.Namespace) -> tuple[Results, Path, RunDir | None
             multi_turn=multi_turn,
         )
     else:
-        policy = make_baseline(args.policy, layout=layout)
+        policy = make_baseline(args.policy, layout=layout, whatif=whatif)
     concurrency = args.concurrency or (
         64 if getattr(policy, "backend", None) == "vllm" else 16 if args.policy == "openai" else 4
     )
     opts = EvalOptions(
         settings=EpisodeSettings(
-            max_steps=args.max_steps, layout=layout, parse=args.parse, time_limit=args.time_limit
+            max_steps=args.max_steps, layout=layout, whatif=whatif, parse=args.parse, time_limit=args.time_limit
         ),
         concurrency=concurrency,
         baselines=baselines,
@@ -332,6 +343,8 @@ def run_episodes(args: argparse.Namespace) -> tuple[Results, Path, RunDir | None
         extra_config={
             "dataset_cards": ps.cards,
             "multi_turn": multi_turn,
+            # a dataset mixing episodes with and without the what-if actions: eval offers them
+            "whatif_mixed": ps.whatif_mixed,
             "limit": args.limit,
             "run": _run_config(run),
             "base_model": str(Path(args.base_model).expanduser().resolve()) if args.base_model else None,

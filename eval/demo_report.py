@@ -18,6 +18,7 @@ import matplotlib.pyplot as plt
 
 from eval.metric_registry import get, view
 from eval.run_dir import repo_root
+from foundation.atomic import write_atomic
 from foundation.tables import markdown_table
 
 #: The evaluations the demo runs (folder names under DIR/eval), in table order.
@@ -288,13 +289,10 @@ def write_demo_report(
         lines.append(f"- {name}: [eval/{name}/report.md](eval/{name}/report.md) — {WHAT[name]}")
     if (out / "eval" / "trained" / "loss_curve.png").is_file():
         lines += ["", "Training loss:", "", "![training loss](eval/trained/loss_curve.png)"]
-    lines += ["", "## Time", "", "| step | seconds |", "| --- | ---: |"]
-    lines += [f"| {title} | {secs:.0f} |" for title, secs in timings]
-    lines += [f"| total | {sum(s for _, s in timings):.0f} |", ""]
+    rows = [*((title, f"{secs:.0f}") for title, secs in timings), ("total", f"{sum(s for _, s in timings):.0f}")]
+    lines += ["", "## Time", "", *markdown_table(["step", "seconds"], rows, align="lr"), ""]
     path = out / "REPORT.md"
-    tmp = path.with_suffix(".md.tmp")
-    tmp.write_text("\n".join(lines), encoding="utf-8")
-    tmp.replace(path)
+    write_atomic(path, "\n".join(lines))
     return path
 
 

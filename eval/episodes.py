@@ -50,6 +50,7 @@ FEASIBLE_AT_RESET = "feasible_at_reset"
 class EpisodeSettings:
     max_steps: int = 20
     layout: str = "legacy"
+    whatif: bool = False  # offer the what-if actions (as the training data's episodes did)
     parse: ParseMode = "lenient"
     time_limit: float | None = None
 
@@ -101,7 +102,9 @@ async def play_episode(
     policy: Policy, problem: Problem, slot: SolverSlot, settings: EpisodeSettings
 ) -> PlayedEpisode:
     """Play one problem to SUBMIT, the step limit, or a policy failure."""
-    env = DebugEnv(max_steps=settings.max_steps, layout=settings.layout, time_limit=settings.time_limit)
+    env = DebugEnv(
+        max_steps=settings.max_steps, layout=settings.layout, time_limit=settings.time_limit, whatif=settings.whatif
+    )
     steps: list[StepRecord] = []
     try:
         obs, info = await slot.run(env.reset, problem)

@@ -121,7 +121,7 @@ async def evaluate_policy_async(policy: Policy, problems: Sequence[Problem], opt
         if name == getattr(policy, "name", None):
             continue
         try:
-            base = make_baseline(name, layout=opts.settings.layout)
+            base = make_baseline(name, layout=opts.settings.layout, whatif=opts.settings.whatif)
         except Exception as exc:  # noqa: BLE001 - reported in config and on stderr, never silent
             skipped[name] = str(exc)
             print(f"warning: baseline {name} skipped: {exc}", file=sys.stderr)
@@ -140,6 +140,7 @@ async def evaluate_policy_async(policy: Policy, problems: Sequence[Problem], opt
         "problems": {"spec": opts.problems_spec, "n": len(problems)},
         "max_steps": opts.settings.max_steps,
         "layout": opts.settings.layout,
+        "whatif": opts.settings.whatif,
         "parse": opts.settings.parse,
         "time_limit": opts.settings.time_limit,
         "system_prompt": opts.system,

@@ -62,7 +62,7 @@ def _specs() -> list[MetricSpec]:
                    "the answer's action equals the reference answer's action (rows with a label)", "format", "row"),
         MetricSpec("tool_call_valid", True,
                    "share of calls that parse, name a known tool, carry every required argument with the declared "
-                   "type and no undeclared one (converters.tool_schema.validate_call)", "tool_call", "row"),
+                   "type and no undeclared one (converters.tool_traces.schema.validate_call)", "tool_call", "row"),
         MetricSpec("call_match", True,
                    "the call's name and args equal the reference call's (rows with a label)", "tool_call", "row"),
         # counts: not a contest, but listed with the direction results.json has always recorded

@@ -96,8 +96,8 @@ def prediction_metric_infos() -> dict[str, MetricInfo]:
 def score_tool_calls(
     path: str | Path, tools_path: str | Path | None = None, *, seed: int = 0
 ) -> tuple[list[ToolCallRow], GroupSummary, int, dict[str, object]]:
-    """Validate every predicted tool call with converters.tool_schema.validate_call."""
-    from converters.tool_schema import load_tools, parse_call_text, reason_code, validate_call
+    """Validate every predicted tool call with converters.tool_traces.schema.validate_call."""
+    from converters.tool_traces.schema import load_tools, parse_call_text, reason_code, validate_call
 
     tools = load_tools(tools_path)
     lines = read_predictions(path)
@@ -140,7 +140,7 @@ def score_tool_calls(
 
 
 def _reason_codes() -> tuple[str, ...]:
-    from converters.tool_schema import REASON_CODES
+    from converters.tool_traces.schema import REASON_CODES
 
     return REASON_CODES
 

@@ -35,6 +35,17 @@ class DatasetCard:
         return str(self.data.get("layout") or "legacy")
 
     @property
+    def whatif(self) -> bool:
+        """Whether the training episodes were offered the what-if actions (eval offers the same)."""
+        return bool(self.data.get("whatif", False))
+
+    @property
+    def whatif_mixed(self) -> bool:
+        """Some samples came from episodes offered the what-if actions, others did not."""
+        counts = self.data.get("whatif_samples") or {}
+        return 0 < int(counts.get("offered", 0)) < int(counts.get("total", 0))
+
+    @property
     def system(self) -> str | None:
         return self.data.get("system")
 
@@ -60,6 +71,8 @@ class ProblemSet:
     problems: list[Problem]
     spec: str
     layout: str | None = None
+    whatif: bool | None = None
+    whatif_mixed: bool = False
     system: str | None = None
     multi_turn: bool = False
     cards: list[str] = field(default_factory=list)
@@ -132,6 +145,12 @@ def run_cards(run: RunDir) -> list[DatasetCard]:
             f"({', '.join(str(c.path) for c in cards)})",
             fix="pass --layout and --problems explicitly",
         )
+    if len({c.whatif for c in cards}) > 1:
+        raise EvalConfigError(
+            "the run's datasets disagree on the what-if actions "
+            f"({', '.join(f'{c.path}: {c.whatif}' for c in cards)})",
+            fix="pass --whatif or --no-whatif and --problems explicitly",
+        )
     return cards
 
 
@@ -139,6 +158,7 @@ def with_card_settings(ps: ProblemSet, cards: list[DatasetCard]) -> ProblemSet:
     """The prompt settings the run trained with (layout, system prompt, turns) on a problem set."""
     first = cards[0]
     ps.layout, ps.system, ps.multi_turn = first.layout, first.system, first.multi_turn
+    ps.whatif, ps.whatif_mixed = first.whatif, any(c.whatif_mixed for c in cards)
     ps.cards = [str(c.path) for c in cards]
     return ps
 

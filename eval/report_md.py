@@ -62,6 +62,14 @@ def compare_table(groups: Mapping[str, GroupSummary], keys: Sequence[str]) -> li
     return table(["metric", *names], rows)
 
 
+def _whatif_text(cfg: Mapping[str, Any]) -> str:
+    """Whether the what-if actions were offered, and whether the training data mixed both kinds."""
+    if "whatif" not in cfg:
+        return "—"
+    text = "offered" if cfg["whatif"] else "not offered"
+    return text + (" (the training data mixes episodes with and without them)" if cfg.get("whatif_mixed") else "")
+
+
 def _examples(results: Results, limit: int = 5) -> list[str]:
     """A few steps that were not well-formed or were rejected, with the raw output (truncated)."""
     out = []
@@ -104,6 +112,7 @@ def write_report(
         ),
         (
             f"- max steps: {cfg.get('max_steps', '—')}; layout: {cfg.get('layout', '—')}; "
+            f"what-if actions: {_whatif_text(cfg)}; "
             f"parse: {cfg.get('parse', '—')}; "
             f"concurrency: {cfg.get('concurrency', '—')}"
         ),

@@ -137,9 +137,9 @@ class ToolCallRow(_Model):
 
     line: int = Field(description="1-based line in the tool-call file")
     raw_output: str = Field(description="the model's tool-call text as read from the file")
-    valid: bool = Field(description="converters.tool_schema.validate_call accepted the call")
+    valid: bool = Field(description="converters.tool_traces.schema.validate_call accepted the call")
     stage: str | None = Field(
-        description="reason code of the first failed check (converters.tool_schema.REASON_CODES: "
+        description="reason code of the first failed check (converters.tool_traces.schema.REASON_CODES: "
         "malformed_json, not_object, not_tool_call, unknown_tool, missing_arg, wrong_type, unexpected_arg); "
         "None when valid"
     )
@@ -208,7 +208,7 @@ class Results(_Model):
     tool_calls: list[ToolCallRow] = Field(default_factory=list, description="scored calls (mode=tool_calls)")
     config: dict[str, Any] = Field(
         description="fully resolved evaluation config: policy settings (sampling included, never "
-        "API keys), problems, max_steps, layout, system prompt, concurrency, parse mode, and for a "
+        "API keys), problems, max_steps, layout, whatif (what-if actions offered), system prompt, concurrency, parse mode, and for a "
         "run its resolved recipe"
     )
     versions: dict[str, str | None] = Field(description="python and package versions")

@@ -44,6 +44,9 @@ class ActionName(StrEnum):
     UPDATE_RHS = "UPDATE_RHS"
     UPDATE_BOUNDS = "UPDATE_BOUNDS"
     RESET = "RESET"
+    WHATIF_RELAX = "WHATIF_RELAX"
+    WHATIF_DROP = "WHATIF_DROP"
+    WHATIF_IIS = "WHATIF_IIS"
 
 
 #: The actions of the legacy system prompt (and of the legacy SFT data, apart from a few UPDATE_*).
@@ -59,6 +62,22 @@ EXTENDED_ACTIONS: tuple[ActionName, ...] = (
     ActionName.UPDATE_RHS,
     ActionName.UPDATE_BOUNDS,
     ActionName.RESET,
+)
+#: The what-if extension (not the user's benchmark): questions to the solver about a candidate
+#: repair, answered in the next observation without changing the model. An episode offers them
+#: only when configured with ``whatif=True`` (see ordebug.whatif and docs/actions.md):
+#:
+#: * ``WHATIF_RELAX(name)``: for a constraint, the least ``RELAX_CONSTRAINT(name, a)`` that alone
+#:   makes the model OPTIMAL (a rounded up to 6 significant digits, verified) and its objective,
+#:   and the amount from which relaxing further no longer improves the objective; for a variable,
+#:   the same for the least ``UPDATE_BOUNDS`` move of its bounds.
+#: * ``WHATIF_DROP(name)``: status and objective of the model without constraint ``name``.
+#: * ``WHATIF_IIS()``: ``WHATIF_RELAX`` of each member of the current IIS (the first 20), and,
+#:   when none suffices alone, the least combined repair (ordebug.oracle.minimal_repair).
+WHATIF_ACTIONS: tuple[ActionName, ...] = (
+    ActionName.WHATIF_RELAX,
+    ActionName.WHATIF_DROP,
+    ActionName.WHATIF_IIS,
 )
 #: Actions that change the model (what Outcome.changes records).
 MODEL_CHANGING_ACTIONS: frozenset[ActionName] = frozenset(
@@ -82,6 +101,9 @@ PARAMS: dict[ActionName, tuple[tuple[str, ArgKind], ...]] = {
     ActionName.UPDATE_RHS: (("name", "name"), ("value", "amount")),
     ActionName.UPDATE_BOUNDS: (("var", "name"), ("lb", "bound"), ("ub", "bound")),
     ActionName.RESET: (),
+    ActionName.WHATIF_RELAX: (("name", "name"),),
+    ActionName.WHATIF_DROP: (("name", "name"),),
+    ActionName.WHATIF_IIS: (),
 }
 #: Human signature of each action, e.g. "RELAX_CONSTRAINT(name, amount)" (for prompts and docs).
 SIGNATURES: dict[ActionName, str] = {a: f"{a}({', '.join(p for p, _ in ps)})" for a, ps in PARAMS.items()}
@@ -195,6 +217,11 @@ class Action(BaseModel):
     def changes_model(self) -> bool:
         """Whether applying this action modifies the model."""
         return self.name in MODEL_CHANGING_ACTIONS
+
+    @property
+    def is_whatif(self) -> bool:
+        """Whether this is a what-if question (no change; offered only with ``whatif=True``)."""
+        return self.name in WHATIF_ACTIONS
 
     @property
     def amount(self) -> float | None:

@@ -10,8 +10,8 @@ import gurobipy as gp
 from gurobipy import GRB
 from pydantic import BaseModel, ConfigDict, Field
 
-from ordebug import solver
-from ordebug.actions import Action, ActionName, parse_action
+from ordebug import solver, whatif
+from ordebug.actions import WHATIF_ACTIONS, Action, ActionName, parse_action
 from ordebug.errors import ActionParseError, EpisodeError, InvalidActionError
 from ordebug.observation import (
     HistoryEntry,
@@ -51,6 +51,7 @@ class EpisodeRecord(BaseModel):
     problem_id: str
     error_type: str | None = None
     layout: str
+    whatif: bool = Field(False, description="the what-if extension actions were offered")
     max_steps: int
     steps: list[StepRecord] = Field(default_factory=list)
     initial_status: str
@@ -104,6 +105,22 @@ class DebugEnv:
     ``SUBMIT()``                    end the episode; success iff the current model is OPTIMAL
     ==============================  =================================================================
 
+    With ``whatif=True`` (rich layout only) the what-if extension is offered too; each answers a
+    question about a candidate repair in ``result`` (the next observation's "Last Result") and
+    never changes the model; its probe solves count as solver calls:
+
+    ==============================  =================================================================
+    ``WHATIF_RELAX(c)``             the least ``RELAX_CONSTRAINT(c, a)`` that alone makes the model
+                                    OPTIMAL, its objective, and the amount from which relaxing
+                                    further no longer improves the objective; for a variable ``x``
+                                    the same for the least ``UPDATE_BOUNDS(x, lb, ub)``
+    ``WHATIF_DROP(c)``              status and objective of the model without ``c``
+    ``WHATIF_IIS()``                ``WHATIF_RELAX`` of each member of the current IIS (the first 20)
+                                    and, when none suffices alone, the least combined repair
+    ==============================  =================================================================
+
+    Without ``whatif`` a what-if action is an invalid step ("not offered in this episode").
+
     Unparseable text, unknown names (with a "did you mean"), a variable where a constraint is
     expected (or the reverse), NaN/inf amounts: a counted step with ``valid=False``, an
     ``error`` and an unchanged model, never an exception.
@@ -128,7 +145,8 @@ class DebugEnv:
     once); ``time_limit`` seconds per
     solve (None = no limit; TIME_LIMIT is then a status the agent sees); ``lenient`` parse
     string actions leniently (legacy forms, "Action:" prefix); ``auto_submit`` end the episode
-    as soon as a change makes the model OPTIMAL.
+    as soon as a change makes the model OPTIMAL; ``whatif`` offer the what-if extension
+    (needs ``layout="rich"``, the layout that shows its answers).
 
     ``info`` (from reset and step) always has: ``state`` (ObservationState), ``status``,
     ``objective``, ``result`` (text shown to the agent), ``valid``, ``error``,
@@ -144,9 +162,16 @@ class DebugEnv:
         time_limit: float | None = None,
         lenient: bool = True,
         auto_submit: bool = False,
+        whatif: bool = False,
     ) -> None:
         if max_steps < 1:
             raise EpisodeError(f"max_steps must be at least 1, got {max_steps}")
+        if whatif and layout != "rich":
+            raise EpisodeError(
+                f"what-if actions need the rich layout (the {layout!r} layout does not show their answers); "
+                "pass layout='rich' or whatif=False"
+            )
+        self.whatif = whatif
         render(ObservationState(problem_id="", status="", n_constraints=0, n_variables=0), layout)  # validate
         self.max_steps = max_steps
         self.layout = layout
@@ -255,6 +280,7 @@ class DebugEnv:
             problem_id=self._problem.problem_id,
             error_type=self._problem.error_type,
             layout=self.layout,
+            whatif=self.whatif,
             max_steps=self.max_steps,
             steps=list(self._steps),
             initial_status=self._initial_result.status,
@@ -398,6 +424,8 @@ class DebugEnv:
             self._recompute_iis()
             iis_c, iis_b = self._snapshot["iis_constraints"], self._snapshot["iis_bounds"]
             return f"IIS: constraints {iis_c!r}; bounds {iis_b!r}."
+        if name in WHATIF_ACTIONS:
+            return self._whatif(action)
         if name is ActionName.CHECK_SLACK:
             rows = self._constraint(target)
             if target not in self._inspected:
@@ -431,6 +459,31 @@ class DebugEnv:
         self._changes.append(str(action))
         self._solve_current()
         return f"{text} {self._status_text()}"
+
+    def _whatif(self, action: Action) -> str:
+        """Answer a what-if question on copies of the working model (see ordebug.whatif)."""
+        if not self.whatif:
+            raise InvalidActionError(
+                f"{action.name} is a what-if extension action that this episode does not offer; "
+                "use GET_IIS, DROP_CONSTRAINT, RELAX_CONSTRAINT, CHECK_SLACK, UPDATE_RHS, UPDATE_BOUNDS, RESET or SUBMIT"
+            )
+        name, target = action.name, action.target
+        if name is ActionName.WHATIF_IIS and self._status != "INFEASIBLE":
+            return f"No IIS: the model is not infeasible. {self._status_text()}"
+        self._model.update()
+        before = solver.calls_made()
+        if name is ActionName.WHATIF_IIS:
+            text = whatif.answer_iis(self._model, self._snapshot["iis_constraints"], self._snapshot["iis_bounds"])
+        elif name is ActionName.WHATIF_DROP:
+            self._constraint(target)
+            text = whatif.answer_drop(self._model, target)
+        else:
+            is_constraint = target in self._rows
+            if not is_constraint:
+                self._variable(target)  # unknown names: the same errors and "did you mean" as elsewhere
+            text = whatif.answer_relax(self._model, target, is_constraint=is_constraint)
+        self._calls += solver.calls_made() - before
+        return text
 
     def _recompute_iis(self) -> None:
         iis = solver.compute_iis(self._model)

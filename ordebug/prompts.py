@@ -38,12 +38,25 @@ SYSTEM_PROMPT_EXTENDED = SYSTEM_PROMPT_CORE + (
     "- RESET(): Undo every change"
 )
 
+#: The extended prompt plus the what-if extension (episodes run with ``whatif=True``; rich layout).
+SYSTEM_PROMPT_WHATIF = SYSTEM_PROMPT_EXTENDED + (
+    "\n"
+    "- WHATIF_RELAX(name): Ask the solver, without changing the model, for the least relaxation of a "
+    "constraint (or bound move of a variable) that alone restores feasibility and the objective it leaves\n"
+    "- WHATIF_DROP(name): Ask the solver for the status and objective without a constraint (model unchanged)\n"
+    "- WHATIF_IIS(): WHATIF_RELAX for every IIS member, and the least combined repair when none suffices alone"
+)
+
 #: Which system prompt goes with which observation layout.
 SYSTEM_PROMPTS: dict[str, str] = {"legacy": SYSTEM_PROMPT_CORE, "rich": SYSTEM_PROMPT_EXTENDED}
 
 
-def system_prompt(layout: str = "legacy") -> str:
-    """The system prompt that goes with an observation layout."""
+def system_prompt(layout: str = "legacy", whatif: bool = False) -> str:
+    """The system prompt that goes with an observation layout (and the what-if extension)."""
+    if whatif:
+        if layout != "rich":
+            raise ValueError(f"what-if actions need the rich layout (their answers are not shown in {layout!r})")
+        return SYSTEM_PROMPT_WHATIF
     try:
         return SYSTEM_PROMPTS[layout]
     except KeyError:

@@ -183,7 +183,14 @@ def solve(model: gp.Model, *, time_limit: float | None = None, source: str = "<m
     if model.SolCount > 0 and model.Status not in (GRB.INFEASIBLE, GRB.UNBOUNDED, GRB.INF_OR_UNBD):
         value = model.ObjVal
         objective = value if math.isfinite(value) else None
+    _local.calls = getattr(_local, "calls", 0) + calls
     return SolveResult(status=status, objective=objective, solver_calls=calls, runtime=runtime)
+
+
+def calls_made() -> int:
+    """How many optimize calls ``solve`` has made on this thread (why: what-if actions probe many
+    copies of a model, and the episode charges them all to the agent's solver calls)."""
+    return getattr(_local, "calls", 0)
 
 
 @dataclass(frozen=True)

@@ -69,6 +69,14 @@ class Outcome(BaseModel):
     error: str | None = Field(None, description="infrastructure error that ended the attempt, if any")
 
 
+class EnvInfo(BaseModel):
+    """How the episode was configured: what the agent was shown and offered."""
+
+    model_config = ConfigDict(extra="forbid")
+    layout: str = Field(description="observation layout (legacy | rich)")
+    whatif: bool = Field(False, description="the what-if extension actions (WHATIF_*) were offered")
+
+
 class Trajectory(BaseModel):
     """One attempt of one agent on one problem."""
 
@@ -82,6 +90,9 @@ class Trajectory(BaseModel):
     agent: str = Field(description="agent name, e.g. heuristic, oracle, teacher:gpt-4o")
     agent_config: dict[str, Any] = Field(default_factory=dict, description="model, temperature, seed…")
     layout: str = "legacy"
+    env: EnvInfo | None = Field(
+        None, description="episode configuration, e.g. {'layout': 'rich', 'whatif': true}; absent in older files (no what-if)"
+    )
     steps: list[Step] = Field(default_factory=list)
     outcome: Outcome
     usage: Usage = Field(default_factory=Usage)

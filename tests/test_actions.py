@@ -15,6 +15,7 @@ from ordebug.actions import (
     EXTENDED_ACTIONS,
     PARAMS,
     SIGNATURES,
+    WHATIF_ACTIONS,
     Action,
     ActionName,
     parse_action,
@@ -62,7 +63,7 @@ def test_strict_parses_the_grammar(text: str, expected: Action) -> None:
 
 
 def test_action_lists_and_signatures() -> None:
-    assert set(CORE_ACTIONS) | set(EXTENDED_ACTIONS) == set(ActionName)
+    assert set(CORE_ACTIONS) | set(EXTENDED_ACTIONS) | set(WHATIF_ACTIONS) == set(ActionName)
     assert not set(CORE_ACTIONS) & set(EXTENDED_ACTIONS)
     assert SIGNATURES[A.RELAX_CONSTRAINT] == "RELAX_CONSTRAINT(name, amount)"
     assert SIGNATURES[A.UPDATE_BOUNDS] == "UPDATE_BOUNDS(var, lb, ub)"

@@ -15,7 +15,7 @@ from ordebug.metrics import aggregate
 from ordebug.problems import Problem, load_problems
 from tests.collectors_helpers import make_bench, read_trajectories
 
-METRICS = ["rr@5", "op", "fp", "da_iis", "da_target", "steps"]
+METRICS = ["rr@5", "rr@10", "rr@20", "op", "fp", "da_iis", "da_target", "steps", "te"]
 
 
 @pytest.fixture(scope="module")
@@ -49,13 +49,16 @@ def table(runs: dict[str, list]) -> dict[str, dict[str, float]]:
     return result
 
 
-def test_heuristic_beats_drop_first_on_op_and_fp_with_rr5_at_least_99(runs, shared_problems) -> None:
+def test_heuristic_beats_drop_first_on_op_and_fp_with_rr5_at_least_98(runs, shared_problems) -> None:
+    """Grounded agents (the default: rich layout, what-if actions, which count as steps) repair as
+    well as the ungrounded heuristic did: RR@5 1.000, OP 0.988, FP 1.000 before the what-if actions."""
     scores = table(runs)
     assert all(len(trajs) == len(shared_problems) for trajs in runs.values())
     heur, drop, oracle = scores["heuristic"], scores["drop_first"], scores["oracle"]
-    assert heur["rr@5"] >= 0.99
+    assert heur["rr@5"] >= 0.98 and heur["op"] >= 0.98 and heur["fp"] >= 0.99
     assert heur["op"] > drop["op"] and heur["fp"] > drop["fp"]
-    assert oracle["rr@5"] >= 0.99 and oracle["op"] >= heur["op"]
+    # the oracle may only write what the what-if answers show, so it no longer restores hidden rhs values
+    assert oracle["rr@5"] >= 0.98 and oracle["op"] >= heur["op"] - 0.005
 
 
 def test_scripted_answers_are_in_the_trained_format(runs) -> None:
@@ -102,7 +105,7 @@ def test_heuristic_does_not_read_the_ground_truth(tmp_path: Path) -> None:
 
 def test_scripted_policy_matches_the_collector(runs, shared_problems) -> None:
     """eval's Policy wrapper (history replayed in a private episode) answers as the collector did."""
-    policy = ScriptedPolicy(SCRIPTED["heuristic"]())
+    policy = ScriptedPolicy(SCRIPTED["heuristic"](), layout="rich", whatif=True)
     by_id = {p.problem_id: p for p in shared_problems}
     from ordebug.observation import ObservationState
 

@@ -15,7 +15,7 @@ from ordebug.problems import load_problems
 from tests.collectors_helpers import ids, make_bench, read_trajectories, run_cli
 
 
-@pytest.mark.parametrize("module", ["collectors", "collectors.summaries", "collectors.loopback"])
+@pytest.mark.parametrize("module", ["collectors", "collectors.summaries", "tests.support.loopback"])
 def test_every_cli_has_help(module: str) -> None:
     result = run_cli(module, "--help")
     assert result.returncode == 0 and "usage: python -m " + module in result.stdout

@@ -20,11 +20,11 @@ from collectors.agents.teacher import TeacherAgent
 from collectors.cli import main
 from collectors.llm import LLMClient
 from collectors.llm_config import LLMConfig
-from collectors.loopback import LoopbackServer, Reply, drop_first_responder
 from collectors.runner import RunOptions, collect, summary_path
 from ordebug.errors import OrDebugError
 from ordebug.problems import load_problems
 from tests.collectors_helpers import REPO, ids, make_bench, run_cli
+from tests.support.loopback import LoopbackServer, Reply, drop_first_responder
 
 KEY = "sk-loopback-right-key-3"
 EXIT_DOMAIN, EXIT_FAILED = 2, 4  # collectors.cli's documented exit codes (README, docs/collecting.md)

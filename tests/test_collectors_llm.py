@@ -9,7 +9,7 @@ import pytest
 
 from collectors.llm import BudgetExceeded, LLMCallError, LLMClient, retry_after_seconds
 from collectors.llm_config import ConfigError, LLMConfig, load_llm_config
-from collectors.loopback import Faults, LoopbackServer, Reply, drop_first_responder, fixed_responder
+from tests.support.loopback import Faults, LoopbackServer, Reply, drop_first_responder, fixed_responder
 
 SECRET = "sk-test-NEVER-WRITTEN-42"
 OBS = "## Current State\nStatus: INFEASIBLE\n\n## IIS\nConflicting Constraints: ['c1', 'c2']\n"

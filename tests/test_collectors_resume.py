@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from collectors.loopback import LoopbackServer, drop_first_responder
 from tests.collectors_helpers import REPO, ids, make_bench, read_trajectories, run_cli
+from tests.support.loopback import LoopbackServer, drop_first_responder
 
 
 @pytest.fixture(scope="module")

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from collectors.loopback import ChatRequest, Faults, LoopbackServer, Reply, summary_responder
 from collectors.summaries import main
 from tests.collectors_helpers import REPO, files_contain
+from tests.support.loopback import ChatRequest, Faults, LoopbackServer, Reply, summary_responder
 
 SECRET = "sk-summary-NEVER-WRITTEN"
 

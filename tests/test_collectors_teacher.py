@@ -9,7 +9,10 @@ import pytest
 from collectors.agents.teacher import TeacherAgent
 from collectors.llm import LLMClient
 from collectors.llm_config import LLMConfig
-from collectors.loopback import (
+from collectors.runner import RunOptions, collect
+from ordebug.problems import load_problems
+from tests.collectors_helpers import files_contain, ids, make_bench, read_trajectories
+from tests.support.loopback import (
     ChatRequest,
     Faults,
     LoopbackServer,
@@ -17,9 +20,6 @@ from collectors.loopback import (
     drop_first_responder,
     fixed_responder,
 )
-from collectors.runner import RunOptions, collect
-from ordebug.problems import load_problems
-from tests.collectors_helpers import files_contain, ids, make_bench, read_trajectories
 
 SECRET = "sk-loopback-NEVER-WRITTEN-7"
 

@@ -1,7 +1,7 @@
 """converters.sft: trajectories and the user's legacy SFT files -> LLaMA-Factory datasets.
 
 Real inputs: the user's legacy files (shared/data/legacy_sft), trajectories built with the real
-observation renderer and action grammar (converters.synthetic), the real Qwen3 tokenizer.
+observation renderer and action grammar (tests.support.synthetic), the real Qwen3 tokenizer.
 The LLaMA-Factory loading proof is in test_convert_llamafactory.py.
 """
 
@@ -16,10 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from converters.checks import check_answer, token_counter
-from converters.errors import ConvertError, RegistryError
-from converters.pipeline import ConvertOptions, convert
-from converters.registry import (
+from converters.core.errors import ConvertError, RegistryError
+from converters.core.registry import (
     alpaca_entry,
     load_dataset_info,
     messages_entry,
@@ -27,16 +25,18 @@ from converters.registry import (
     unregister_datasets,
     validate_entry,
 )
-from converters.samples import Sample, make_meta
-from converters.sources import ReadStats
-from converters.split import split_of
-from converters.synthetic import synthetic_trajectory, write_trajectories
-from converters.trajectories import trajectory_samples
-from converters.writer import jsonl_lines, to_row
+from converters.core.samples import Sample, make_meta
+from converters.core.split import split_of
+from converters.sft.checks import check_answer, token_counter
+from converters.sft.pipeline import ConvertOptions, convert
+from converters.sft.sources import ReadStats
+from converters.sft.trajectories import trajectory_samples
+from converters.sft.writer import jsonl_lines, to_row
 from ordebug.answer import format_answer, parse_answer
 from ordebug.observation import ObservationState, render
 from ordebug.prompts import INSTRUCTION, SYSTEM_PROMPT_CORE, SYSTEM_PROMPT_EXTENDED, user_message
 from ordebug.trajectory import Trajectory
+from tests.support.synthetic import synthetic_trajectory, write_trajectories
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from converters.checks import qwen3_tokenizer_dir
-from converters.pipeline import ConvertOptions, convert
-from converters.registry import alpaca_entry, load_dataset_info
-from converters.synthetic import write_trajectories
+from converters.core.registry import alpaca_entry, load_dataset_info
+from converters.sft.checks import qwen3_tokenizer_dir
+from converters.sft.pipeline import ConvertOptions, convert
+from tests.support.synthetic import write_trajectories
 
 MAX_ROWS = 64  # per dataset: enough to cover every source, small enough for CI
 IGNORE_INDEX = -100

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from converters.pipeline import ConvertOptions, convert
-from converters.registry import load_dataset_info
-from converters.search_traces import read_jsonl
-from converters.sft import build_parser
-from converters.synthetic import write_trajectories
-from converters.trace_events import read_events
+from converters.core.registry import load_dataset_info
+from converters.search_traces.cli import read_jsonl
+from converters.sft.cli import build_parser
+from converters.sft.pipeline import ConvertOptions, convert
+from converters.tool_traces.events import read_events
+from tests.support.synthetic import write_trajectories
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -97,16 +97,29 @@ def test_a_trajectory_optimal_at_reset_is_never_a_sample(shared_data: Path, tmp_
         capture_output=True, text=True, env=env, timeout=300, check=False,
     )
     assert collected.returncode == 0, collected.stderr
-    # a step-less record of a feasible model (what a collector that skips such problems may write)
     lines = out.read_text().splitlines()
-    stepless = json.loads(next(line for line in lines if '"afiro"' in line))
+    assert not any('"afiro"' in line for line in lines)  # today's collectors skip it (summary only)
+    # what collectors wrote for it before they skipped feasible models: SUBMIT() at an OPTIMAL reset
+    infeasible = json.loads(lines[0])
+    old = json.loads(json.dumps(infeasible))
+    first = old["steps"][0]
+    first.update(
+        observation=first["observation"].replace("Status: INFEASIBLE", "Status: OPTIMAL"),
+        state={**first["state"], "status": "OPTIMAL"},
+        raw_output="<think>\nThe model is OPTIMAL.\n</think>\n\nAction: SUBMIT()",
+        reasoning="The model is OPTIMAL.", action="SUBMIT()", result="Submitted.", status="OPTIMAL",
+    )
+    old.update(problem_id="afiro", steps=[first])
+    old["outcome"].update(success=True, steps=1, changes=[], diagnosis=[])
+    # a step-less record of a feasible model (what a collector that skips such problems may write)
+    stepless = json.loads(json.dumps(old))
     stepless.update(problem_id="afiro_stepless", steps=[])
     stepless["outcome"].update(steps=0)
     marked = json.loads(json.dumps(stepless))  # or one marked skipped, whatever its outcome says
     marked["problem"]["skipped"] = "feasible_at_reset"
     marked["outcome"].update(success=False, final_status="", terminated_by="agent_gave_up")
     marked["problem_id"] = "afiro_marked"
-    out.write_text("\n".join([*lines, json.dumps(stepless), json.dumps(marked)]) + "\n")
+    out.write_text("\n".join([*lines, json.dumps(old), json.dumps(stepless), json.dumps(marked)]) + "\n")
 
     card = run(tmp_path, [out])
     rows = all_rows(tmp_path)

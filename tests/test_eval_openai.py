@@ -7,9 +7,9 @@ import json
 import pytest
 from eval_problems import write_hand_set
 
-from collectors.loopback import Faults, LoopbackServer, drop_first_responder, fixed_responder
 from eval.cli import main
 from ordebug.prompts import SYSTEM_PROMPT_CORE, user_message
+from tests.support.loopback import Faults, LoopbackServer, drop_first_responder, fixed_responder
 
 SECRET = "sk-loopback-secret-123"
 

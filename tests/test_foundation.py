@@ -138,7 +138,7 @@ def test_dirty_means_tracked_changes_or_new_files_git_does_not_ignore(tmp_path: 
 
 
 def test_every_tokenizer_lookup_honours_QWEN3_TOKENIZER_DIR(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from converters.checks import qwen3_tokenizer_dir as converters_lookup
+    from converters.sft.checks import qwen3_tokenizer_dir as converters_lookup
     from recipes.paths import qwen3_tokenizer_dir as recipes_lookup
 
     monkeypatch.setenv("QWEN3_TOKENIZER_DIR", str(tmp_path))
@@ -181,8 +181,8 @@ def test_markdown_table_escapes_pipes_and_aligns_columns() -> None:
 
 def test_every_package_error_derives_from_the_one_base() -> None:
     from collectors.store import StoreFormatError
-    from converters.errors import ConvertError
-    from converters.workload_errors import WorkloadError
+    from converters.core.errors import ConvertError
+    from converters.core.workload_errors import WorkloadError
     from eval.errors import EvalError
     from ordebug.errors import OrDebugError
     from recipes.errors import RecipeError
@@ -228,7 +228,7 @@ def test_a_real_cli_reports_bad_input_as_one_line(tmp_path: Path, capsys: pytest
 
 def test_layout_names_come_from_one_constant() -> None:
     from collectors.cli import build_parser as collect_parser
-    from converters.sft import build_parser as sft_parser
+    from converters.sft.cli import build_parser as sft_parser
     from eval.cli import build_parser as eval_parser
     from ordebug.layouts import LAYOUTS
     from ordebug.prompts import SYSTEM_PROMPTS

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from converters.grounding import check_grounding
-from converters.grounding_report import ground, read_samples
+from converters.sft.grounding import check_grounding
+from converters.sft.grounding_report import ground, read_samples
 from ordebug.answer import format_answer
 
 # The rich layout's lines for one IIS member (the example) and a legacy name list.
@@ -153,7 +153,7 @@ def test_the_users_teacher_data_is_measured_with_its_made_up_amounts(shared_data
 
 
 def test_cli_prints_a_table_per_agent(shared_data: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from converters.grounding_report import main
+    from converters.sft.grounding_report import main
 
     assert main([str(shared_data / "legacy_sft" / "sft_qwen_chat.val.jsonl"), "--examples", "1"]) == 0
     out = capsys.readouterr().out
@@ -187,7 +187,7 @@ def _made_up(row: dict, amount: str = "7.31", target: str | None = None) -> dict
 
 
 def _convert(root: Path, inputs: list[str], **kw) -> dict:
-    from converters.pipeline import ConvertOptions, convert
+    from converters.sft.pipeline import ConvertOptions, convert
 
     return convert(
         ConvertOptions(inputs=inputs, root=root, progress=False, length_check=False, val=0, test=0, **kw)
@@ -200,7 +200,7 @@ def test_the_card_reports_grounding_and_require_grounded_drops_and_counts(
     rows = _teacher_rows(shared_data, 12)
     good, made_up = rows[:10], _made_up(rows[10])
     # A name the model lacks, in the think only: an action naming it is dropped earlier, as an unknown
-    # target (converters.targets), so the grounding checker meets it where only it can catch it.
+    # target (converters.sft.targets), so the grounding checker meets it where only it can catch it.
     think, action = rows[11]["output"].split("</think>")
     name = action.rsplit("(", 1)[1].split(",")[0]
     ghost = {**rows[11], "output": think.replace(name, "c_ghost") + "</think>" + action}
@@ -230,7 +230,7 @@ def test_the_card_reports_grounding_and_require_grounded_drops_and_counts(
 def test_require_grounded_that_would_empty_a_source_is_an_error_naming_it(
     shared_data: Path, tmp_path: Path
 ) -> None:
-    from converters.errors import ConvertError
+    from converters.core.errors import ConvertError
 
     rows = _teacher_rows(shared_data, 8)
     good = _write(tmp_path / "good.jsonl", rows[:4])

@@ -17,8 +17,14 @@ import pyarrow.parquet as pq
 import pytest
 from workloads_data import ENGLISH, GERMAN, expected_pass, write_parquet
 
-from converters import presample
-from converters.parquet_sampling import Stats, _reservoir_pass, open_sources, sample_reservoir, sample_uniform
+from converters.presample import cli as presample
+from converters.presample.sampling import (
+    Stats,
+    _reservoir_pass,
+    open_sources,
+    sample_reservoir,
+    sample_uniform,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -159,7 +165,7 @@ def _big_parquet(path: Path, rows: int, payload: int = 4000, group: int = 10000)
 
 PEAK_RSS = """
 import resource, sys
-from converters.presample import main
+from converters.presample.cli import main
 rc = main(sys.argv[1:])
 # VmHWM is this process's own peak RSS; ru_maxrss would also count the pytest parent it was forked
 # from (Linux keeps the max across fork + exec), so it is only the fallback off Linux.

@@ -24,8 +24,9 @@ from tests.recipe_helpers import write_dataset_dir
 NO_GPU = Hardware(0)
 TWO_A800 = Hardware(2, ("NVIDIA A800-SXM4-80GB",) * 2, bf16_gpu=True)
 #: Problems that may only depend on the machine (warnings in a dry run).
-MACHINE_KEYS = {"gpus", "bf16", "deepspeed", "model_name_or_path", "NPROC_PER_NODE"}
-SHIPPED = {"qwen3_lora_sft", "qwen3_progressive", "qwen25_toolcall_lora", "tiny_cpu_sft", "lora_r8", "lora_r32",
+#: "(environment)": a package the recipe needs on the training machine only (liger-kernel, the `gpu` extra).
+MACHINE_KEYS = {"gpus", "bf16", "deepspeed", "model_name_or_path", "NPROC_PER_NODE", "(environment)"}
+SHIPPED = {"qwen3_lora_sft", "qwen3_lora_sft_fast", "qwen3_progressive", "qwen25_toolcall_lora", "tiny_cpu_sft", "lora_r8", "lora_r32",
            "lora_r64", "lr_5e-5", "lr_2e-4", "data_teacher", "data_heuristic", "data_oracle", "data_mix",
            "zero2", "full_ft_zero3"}
 
@@ -93,6 +94,15 @@ def test_8b_recipe_on_its_training_machine_has_only_the_weights_to_fetch(dataset
     assert [(p.key, p.level) for p in checked.problems] == [("model_name_or_path", "error")]
     assert "hf download Qwen/Qwen3-8B" in str(checked.problems[0])
     assert checked.launch.mode == "torchrun" and checked.launch.nproc_per_node == 2
+
+
+def test_fast_recipe_passes_llamafactory_parser_where_liger_is_missing(dataset_dir, tmp_path):
+    """Without liger-kernel installed the parser stops at that import; every other key must still parse."""
+    checked = check("qwen3_lora_sft_fast", [*base_overrides(tmp_path, dataset_dir), "enable_liger_kernel=false"])
+    assert checked.errors == []
+    assert {w.key for w in checked.warnings} <= MACHINE_KEYS - {"(environment)"}
+    args = checked.plans[0].args
+    assert args["neat_packing"] and args["disable_gradient_checkpointing"] and args["lora_rank"] == 16
 
 
 # ---- inheritance ------------------------------------------------------------------------------

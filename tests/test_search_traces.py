@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from workloads_data import search_trace, write_jsonl
 
-from converters import search_traces
-from converters.search_schema import parse_trace
+from converters.search_traces import cli as search_traces
+from converters.search_traces.schema import parse_trace
 
 
 def convert(root: Path, path: Path, *args: str) -> int:

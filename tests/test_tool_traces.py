@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from workloads_data import call, good_run, make_runs, request, result, write_run
 
-from converters import tool_traces
-from converters.tool_schema import (
+from converters.core.workload_errors import ToolSchemaError
+from converters.tool_traces import cli as tool_traces
+from converters.tool_traces.schema import (
     DEFAULT_TOOLS_PATH,
     canonical_call,
     load_tools,
@@ -17,7 +18,6 @@ from converters.tool_schema import (
     reason_code,
     validate_call,
 )
-from converters.workload_errors import ToolSchemaError
 
 TOOLS = load_tools()
 
@@ -217,7 +217,8 @@ def test_nothing_usable_is_a_one_line_error(tmp_path: Path, capsys: pytest.Captu
 
 
 def test_help_of_every_workload_cli(capsys: pytest.CaptureFixture[str]) -> None:
-    from converters import presample, search_traces
+    from converters.presample import cli as presample
+    from converters.search_traces import cli as search_traces
 
     for module in (tool_traces, search_traces, presample):
         with pytest.raises(SystemExit) as info:

@@ -16,7 +16,9 @@ import pandas as pd
 import pytest
 from workloads_data import make_runs, search_trace, write_jsonl, write_parquet
 
-from converters import presample, search_traces, tool_traces
+from converters.presample import cli as presample
+from converters.search_traces import cli as search_traces
+from converters.tool_traces import cli as tool_traces
 
 IGNORE = -100
 
@@ -45,7 +47,7 @@ def lf(root: Path) -> dict[str, Any]:
     from llamafactory.hparams import DataArguments
     from transformers import AutoTokenizer
 
-    from converters.checks import qwen3_tokenizer_dir
+    from converters.sft.checks import qwen3_tokenizer_dir
     from recipes.template import register
 
     register()

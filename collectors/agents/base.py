@@ -56,6 +56,7 @@ class DecisionContext:
     layout: str
     current_model: Callable[[], gp.Model]
     history: list[str] = field(default_factory=list)  # canonical text of earlier valid actions
+    whatif: bool = False  # the episode offers the what-if actions (their answers show in the next observation)
 
 
 class ScriptedAgent(Protocol):
@@ -73,10 +74,11 @@ class ScriptedPolicy:
     DebugEnv to rebuild the working model, then decides on a worker thread.
     """
 
-    def __init__(self, agent: ScriptedAgent, *, layout: str = "legacy") -> None:
+    def __init__(self, agent: ScriptedAgent, *, layout: str = "legacy", whatif: bool = False) -> None:
         self.agent = agent
         self.name = agent.name
         self.layout = layout
+        self.whatif = whatif
 
     def config(self) -> dict[str, Any]:
         return self.agent.config()
@@ -106,5 +108,6 @@ class ScriptedPolicy:
             layout=self.layout,
             current_model=shadow.current_model,
             history=done,
+            whatif=self.whatif,
         )
         return self.agent.decide(ctx)

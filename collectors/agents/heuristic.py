@@ -21,31 +21,29 @@ truth (a test erases every ground-truth field and gets identical trajectories). 
    multi-element repair (ordebug.oracle.minimal_repair: fewest elements, least violation), then
    the next IIS. A constraint is dropped only when no relaxation can help.
 
-The ``<think>`` text states those facts: what the IIS holds, what each candidate would need and
-what objective it leaves, and why the chosen one changes the model least.
+With the what-if actions offered (``ctx.whatif``; the default for new data) the same decision is
+*written* only from what the student sees: at a conflict it first asks ``WHATIF_IIS()``, whose
+answer (the next observation) prints each member's least repair, its relative size, the objective
+it leaves and the wider repair; the next step picks by the rules above from exactly those lines
+(recomputed with the same ``ordebug.whatif`` functions and checked against the text shown) and
+copies the printed action. No single fix: the printed combined repair is applied change by change.
+Without them (legacy layout) the ``<think>`` states the probe results directly, as before: what
+each candidate would need and what objective it leaves, which the student cannot see.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import gurobipy as gp
 
 from collectors.agents.base import AgentTurn, DecisionContext
-from collectors.agents.probe import (
-    SENSE_TEXT,
-    min_bound_change,
-    min_constraint_relaxation,
-    relax_amount,
-    rows_by_name,
-    try_action,
-    unbinding_bound,
-    unbinding_relaxation,
-)
-from ordebug.actions import Action, ActionName
+from ordebug.actions import Action, ActionName, parse_action
+from ordebug.errors import ActionParseError
 from ordebug.observation import fmt_num
 from ordebug.oracle import minimal_repair
+from ordebug.probe import SENSE_TEXT, rows_by_name, try_action
+from ordebug.whatif import PLAN_HEAD, SingleFix, iis_fixes
 
 #: Probe at most this many IIS members per step (why: a huge IIS would make one step take minutes).
 MAX_PROBES = 40
@@ -53,22 +51,12 @@ MAX_PROBES = 40
 COMPARABLE = 1.5
 
 
-@dataclass(frozen=True)
-class Candidate:
-    action: Action  # what would be applied
-    kind: str  # "relax" | "bound" | "drop"
-    amount: float  # the least move of the element that restores feasibility
-    scale: float  # the element's size the move is compared with
-    objective: float | None  # objective after ``action``
-    order: int  # position in the IIS listing
-    min_objective: float | None = None  # objective after the least move (when ``action`` moves further)
+#: A candidate repair: the least change of one IIS member and how far to take it (ordebug.whatif).
+Candidate = SingleFix
 
-    @property
-    def relative(self) -> float:
-        return self.amount / self.scale
 
-    def key(self) -> tuple[float, int, int]:
-        return (round(self.relative, 9), {"relax": 0, "bound": 1, "drop": 2}[self.kind], self.order)
+def _key(c: Candidate) -> tuple[float, int, int]:
+    return (round(c.relative, 9), {"relax": 0, "bound": 1, "drop": 2}[c.kind], c.order)
 
 
 def choose(candidates: list[Candidate], model_sense: int) -> tuple[Candidate, list[Candidate]]:
@@ -81,58 +69,8 @@ def choose(candidates: list[Candidate], model_sense: int) -> tuple[Candidate, li
     def worse(c: Candidate) -> float:  # model_sense: 1 minimise, -1 maximise
         return c.objective * model_sense if c.objective is not None else float("inf")
 
-    best = min(near, key=lambda c: (round(worse(c), 9), c.key()))
+    best = min(near, key=lambda c: (round(worse(c), 9), _key(c)))
     return best, near
-
-
-def _constraint_candidates(model: gp.Model, names: list[str]) -> list[Candidate]:
-    rows = rows_by_name(model)
-    out = []
-    for i, name in enumerate(names[:MAX_PROBES]):
-        need = min_constraint_relaxation(model, name)
-        if need is None:
-            continue
-        least = relax_amount(model, name, need)
-        if least is None:
-            continue
-        rhs = max(abs(r.RHS) for r in rows[name])
-        least_objective = try_action(model, least).objective
-        action, objective = least, least_objective
-        free = unbinding_relaxation(model, name)
-        if free is not None and free[0] > need * (1 + 1e-6):
-            wider = relax_amount(model, name, free[0])
-            outcome = try_action(model, wider) if wider is not None else None
-            if outcome is not None and outcome.optimal:
-                action, objective = wider, outcome.objective
-        out.append(Candidate(action, "relax", need, max(1.0, rhs), objective, i, least_objective))
-    return out
-
-
-def _bound_candidates(model: gp.Model, names: list[str], offset: int) -> list[Candidate]:
-    out = []
-    for i, name in enumerate(names[:MAX_PROBES]):
-        change = min_bound_change(model, name)
-        if change is None:
-            continue
-        var = model.getVarByName(name)
-        lb, ub = change
-        if lb > ub:  # e.g. a binary variable whose [0, 1] box no single move can fix
-            continue
-        action = Action(name=ActionName.UPDATE_BOUNDS, target=name, values=(lb, ub))
-        outcome = try_action(model, action)
-        if not outcome.optimal:
-            continue
-        moved = max(var.LB - lb, ub - var.UB, 0.0)
-        scale = max(1.0, abs(var.LB if lb != var.LB else var.UB))
-        least_objective = outcome.objective
-        free = unbinding_bound(model, name, lb, ub)
-        if free is not None and (free[0], free[1]) != (lb, ub):
-            wider = Action(name=ActionName.UPDATE_BOUNDS, target=name, values=(free[0], free[1]))
-            wider_outcome = try_action(model, wider)
-            if wider_outcome.optimal:
-                action, outcome = wider, wider_outcome
-        out.append(Candidate(action, "bound", moved, scale, outcome.objective, offset + i, least_objective))
-    return out
 
 
 def _describe_constraint(model: gp.Model, name: str) -> str:
@@ -170,31 +108,74 @@ class HeuristicAgent:
         if not state.iis_constraints and not state.iis_bounds:
             reasoning = "The model is INFEASIBLE but no IIS is shown yet. I compute the IIS to see which constraints conflict."
             return AgentTurn.scripted(reasoning, Action(name=ActionName.GET_IIS))
+        conflict = iis_text(state.iis_constraints, state.iis_bounds)
+        if ctx.whatif:
+            return self.grounded_turn(ctx, conflict)
 
         model = ctx.current_model()
-        candidates = _constraint_candidates(model, state.iis_constraints)
-        candidates += _bound_candidates(model, state.iis_bounds, len(state.iis_constraints))
-        iis_text = _iis_text(state.iis_constraints, state.iis_bounds)
+        candidates = iis_fixes(model, state.iis_constraints, state.iis_bounds, limit=MAX_PROBES)
         if candidates:
             best, near = choose(candidates, model.ModelSense)
-            reasoning = _single_fix_reasoning(model, iis_text, best, candidates, near)
+            reasoning = _single_fix_reasoning(model, conflict, best, candidates, near)
             return AgentTurn.scripted(reasoning, best.action)
-        return self._multi_fix(model, iis_text, state.iis_constraints)
+        return self._multi_fix(model, conflict, state.iis_constraints)
 
-    def _multi_fix(self, model: gp.Model, iis_text: str, iis_constraints: list[str]) -> AgentTurn:
-        repair = minimal_repair(model, include_bounds=False)
-        if repair.changes:
-            changes = sorted(repair.changes, key=lambda ch: (ch.name not in iis_constraints, -ch.violation))
-            first = changes[0]
-            action = repair.actions()[repair.changes.index(first)]
-            listed = ", ".join(f"{ch.name} by {fmt_num(ch.amount)}" for ch in changes)
+    # -------------------------------------------------------------- with the what-if actions
+    def grounded_turn(self, ctx: DecisionContext, conflict: str) -> AgentTurn:
+        """Ask WHATIF_IIS, then act on its answer as the observation shows it (every number copied
+        from the screen); a combined repair shown earlier is carried out change by change."""
+        state = ctx.state
+        last = state.history[-1] if state.history else None
+        if last is not None and last.valid and last.action == str(ASK):
+            model = ctx.current_model()
+            shown = last.result
+            candidates = [
+                c for c in iis_fixes(model, state.iis_constraints, state.iis_bounds) if c.text() in shown
+            ]
+            if candidates:
+                best, near = choose(candidates, model.ModelSense)
+                return AgentTurn.scripted(_grounded_reasoning(best, candidates, near), best.action)
+            plan = _shown_plan(shown)
+            if plan:
+                first = next((a for a in plan if a.target in state.iis_constraints), plan[0])
+                reasoning = (
+                    "The what-if answer shows that no IIS member restores feasibility alone: the conflicts "
+                    f"cascade. Its least combined repair is {'; '.join(map(str, plan))}. I apply {first} first "
+                    "and carry out the rest of that repair in the next steps."
+                )
+                return AgentTurn.scripted(reasoning, first)
+            return self._multi_fix(model, conflict, state.iis_constraints, grounded=True)
+        pending = pending_plan(ctx)
+        if pending is not None:
+            step, action = pending
             reasoning = (
-                f"{iis_text} No single constraint or bound in it restores feasibility on its own: relaxing "
-                f"any one of them still leaves a conflict, so the conflicts cascade. The smallest combined "
-                f"repair relaxes {len(changes)} constraint(s): {listed}. I start with {first.name}, "
-                f"currently {_describe_constraint(model, first.name)}, and will re-check the IIS afterwards."
+                f"{conflict} The least combined repair shown at step {step} is not finished: {action} "
+                "is its next change, so I apply it."
             )
             return AgentTurn.scripted(reasoning, action)
+        reasoning = (
+            f"{conflict} Before changing anything I ask the solver, for each IIS member, for the least change "
+            "that alone restores feasibility and the objective it leaves, so I can pick the smallest repair."
+        )
+        return AgentTurn.scripted(reasoning, ASK)
+
+    def _multi_fix(
+        self, model: gp.Model, iis_text: str, iis_constraints: list[str], *, grounded: bool = False
+    ) -> AgentTurn:
+        if not grounded:
+            repair = minimal_repair(model, include_bounds=False)
+            if repair.changes:
+                changes = sorted(repair.changes, key=lambda ch: (ch.name not in iis_constraints, -ch.violation))
+                first = changes[0]
+                action = repair.actions()[repair.changes.index(first)]
+                listed = ", ".join(f"{ch.name} by {fmt_num(ch.amount)}" for ch in changes)
+                reasoning = (
+                    f"{iis_text} No single constraint or bound in it restores feasibility on its own: relaxing "
+                    f"any one of them still leaves a conflict, so the conflicts cascade. The smallest combined "
+                    f"repair relaxes {len(changes)} constraint(s): {listed}. I start with {first.name}, "
+                    f"currently {_describe_constraint(model, first.name)}, and will re-check the IIS afterwards."
+                )
+                return AgentTurn.scripted(reasoning, action)
         for name in iis_constraints:
             drop = Action(name=ActionName.DROP_CONSTRAINT, target=name)
             if try_action(model, drop).optimal:
@@ -216,7 +197,67 @@ class HeuristicAgent:
         return AgentTurn.scripted(reasoning, Action(name=ActionName.DROP_CONSTRAINT, target=first))
 
 
-def _iis_text(constraints: list[str], bounds: list[str]) -> str:
+#: The question the grounded heuristic asks before every change.
+ASK = Action(name=ActionName.WHATIF_IIS)
+
+
+def _shown_plan(result: str) -> list[Action]:
+    """The combined repair a WHATIF_IIS answer printed (canonical actions joined by '; ')."""
+    for line in result.splitlines():
+        if line.startswith(PLAN_HEAD):
+            try:
+                return [parse_action(part) for part in line[len(PLAN_HEAD) :].split("; ")]
+            except ActionParseError:  # a name holding '; ' cannot be split back: ask again instead
+                return []
+    return []
+
+
+def pending_plan(ctx: DecisionContext) -> tuple[int, Action] | None:
+    """(step, next action) of the last combined repair shown in the history, when every change
+    made since belongs to it and some are left (why: asking again would cost a step per change)."""
+    entries = ctx.state.history
+    for i in range(len(entries) - 1, -1, -1):
+        entry = entries[i]
+        if entry.valid and entry.action == str(ASK):
+            plan = _shown_plan(entry.result)
+            done = [e.action for e in entries[i + 1 :] if e.valid]
+            if not plan or any(a not in map(str, plan) for a in done):
+                return None
+            rest = [a for a in plan if str(a) not in done]
+            return (entry.step, rest[0]) if rest else None
+    return None
+
+
+def _grounded_reasoning(best: Candidate, candidates: list[Candidate], near: list[Candidate]) -> str:
+    """Why ``best``, written only with what the what-if answer on screen shows."""
+    lines = ["The what-if answer lists, for each IIS member, the least change that alone restores feasibility:"]
+    ranked = sorted(candidates, key=_key)
+    for cand in ranked[:6]:
+        lines.append(f"- {cand.target}: {cand.percent()} of its {'rhs' if cand.kind == 'relax' else 'bound'}")
+    if len(ranked) > 6:
+        lines.append("- the others need larger changes")
+    target = best.target
+    if len(near) > 1:
+        others = [c for c in near if c is not best]
+        lines.append(
+            f"Changing {target} ({best.percent()}) is about as small as changing "
+            f"{', '.join(f'{c.target} ({c.percent()})' for c in others)}, and it leaves the better objective "
+            f"({_obj(best.objective)} against {', '.join(_obj(c.objective) for c in others)})."
+        )
+    else:
+        lines.append(f"Changing {target} is the smallest change ({best.percent()} of its size).")
+    if best.wider is not None:
+        lines.append(
+            f"{best.least} would leave {target} binding (objective {_obj(best.least_objective)}); with "
+            f"{best.wider} it no longer limits the objective ({_obj(best.wider_objective)}). So I apply "
+            f"{best.wider} and keep every constraint in the model."
+        )
+    else:
+        lines.append(f"So I apply {best.least}; every constraint stays in the model.")
+    return "\n".join(lines)
+
+
+def iis_text(constraints: list[str], bounds: list[str]) -> str:
     parts = []
     if constraints:
         parts.append(
@@ -230,7 +271,7 @@ def _iis_text(constraints: list[str], bounds: list[str]) -> str:
 
 
 def _changes(ctx: DecisionContext) -> str:
-    changes = [h for h in ctx.history if not h.startswith(("GET_IIS", "CHECK_SLACK"))]
+    changes = [h for h in ctx.history if not h.startswith(("GET_IIS", "CHECK_SLACK", "WHATIF_"))]
     if not changes:
         return "no changes"
     return "applying " + ", ".join(changes[-3:])
@@ -244,23 +285,23 @@ def _single_fix_reasoning(
         iis_text,
         f"Single changes that would each make the model feasible ({goal}; least change first):",
     ]
-    ranked = sorted(candidates, key=Candidate.key)
+    ranked = sorted(candidates, key=_key)
     for cand in ranked[:6]:
         lines.append(f"- {_candidate_text(model, cand)}")
     if len(ranked) > 6:
         lines.append(f"- … and {len(ranked) - 6} more, each a larger change")
-    target = best.action.target
+    target = best.target
     if len(near) > 1:
-        others = ", ".join(c.action.target for c in near if c is not best)
+        others = ", ".join(c.target for c in near if c is not best)
         lines.append(
             f"Changing {target} is about as small as changing {others}, and it gives up the least of the "
             f"objective ({_obj(best.objective)} against {', '.join(_obj(c.objective) for c in near if c is not best)})."
         )
     else:
-        lines.append(f"Changing {target} is the smallest change ({_pct(best)} of its size).")
-    if best.kind == "relax" and best.min_objective is not None and best.action.amount > _least(best):
+        lines.append(f"Changing {target} is the smallest change ({best.percent()} of its size).")
+    if best.kind == "relax" and best.wider is not None:
         lines.append(
-            f"Relaxing {target} by the bare minimum would leave it binding (objective {_obj(best.min_objective)}); "
+            f"Relaxing {target} by the bare minimum would leave it binding (objective {_obj(best.least_objective)}); "
             f"relaxed by {fmt_num(best.action.amount)} it no longer cuts off the best solution the other "
             f"constraints allow (objective {_obj(best.objective)}). So I relax it by {fmt_num(best.action.amount)} "
             "and keep every constraint in the model."
@@ -270,38 +311,30 @@ def _single_fix_reasoning(
     return "\n".join(lines)
 
 
-def _least(cand: Candidate) -> float:
-    return cand.amount * (1 + 1e-6) + 1e-9
-
-
 def _obj(value: float | None) -> str:
     return "none" if value is None else fmt_num(value)
 
 
-def _pct(cand: Candidate) -> str:
-    return f"{100 * cand.relative:.3g}%"
-
-
 def _candidate_text(model: gp.Model, cand: Candidate) -> str:
-    target = cand.action.target
+    target = cand.target
     if cand.kind == "relax":
         text = (
-            f"relax {target} ({_describe_constraint(model, target)}) by at least {fmt_num(cand.amount)} "
-            f"({_pct(cand)} of its rhs): objective {_obj(cand.min_objective)}"
+            f"relax {target} ({_describe_constraint(model, target)}) by at least {fmt_num(cand.need)} "
+            f"({cand.percent()} of its rhs): objective {_obj(cand.least_objective)}"
         )
-        if cand.action.amount > _least(cand):
+        if cand.wider is not None:
             text += f", or {_obj(cand.objective)} once relaxed by {fmt_num(cand.action.amount)}"
         return text
     lb, ub = cand.action.values
     var = model.getVarByName(target)
     return (
         f"move the bounds of {target} from [{fmt_num(var.LB)}, {fmt_num(var.UB)}] to "
-        f"[{fmt_num(lb)}, {fmt_num(ub)}] ({_pct(cand)} of the bound): objective {_obj(cand.objective)}"
+        f"[{fmt_num(lb)}, {fmt_num(ub)}] ({cand.percent()} of the bound): objective {_obj(cand.objective)}"
     )
 
 
 def _verb(cand: Candidate) -> str:
     if cand.kind == "relax":
-        return f"relax {cand.action.target} by {fmt_num(cand.action.amount)}"
+        return f"relax {cand.target} by {fmt_num(cand.action.amount)}"
     lb, ub = cand.action.values
-    return f"set the bounds of {cand.action.target} to [{fmt_num(lb)}, {fmt_num(ub)}]"
+    return f"set the bounds of {cand.target} to [{fmt_num(lb)}, {fmt_num(ub)}]"

@@ -16,6 +16,14 @@ The plan that ends OPTIMAL with the best objective preservation, then the most c
 kept, then the fewest steps, is followed one action per step (recomputed each step from the
 working model, so the agent stays stateless). Its ``<think>`` text is written from what the
 observation shows — the status, the IIS, the element acted on — never from the ground truth.
+
+With the what-if actions offered (``ctx.whatif``, the default for new data) every number it writes
+is on the student's screen: it still *chooses* the element with the ground truth, but before
+changing it asks ``WHATIF_RELAX(element)`` and then applies whichever of the two repairs the answer
+shows (the least one, or the one that no longer limits the objective) preserves the objective
+best. An exact inverse that needs a hidden number (``UPDATE_RHS`` to the original rhs) is replaced
+that way; a ``DROP_CONSTRAINT`` needs no number and is kept. When the element is not on screen or
+cannot repair the model alone, it falls back to the heuristic's grounded WHATIF_IIS flow.
 """
 
 from __future__ import annotations
@@ -29,15 +37,17 @@ import gurobipy as gp
 from gurobipy import GRB
 
 from collectors.agents.base import AgentTurn, DecisionContext
-from collectors.agents.probe import apply_action, rows_by_name
+from collectors.agents.heuristic import ASK, HeuristicAgent, iis_text, pending_plan
 from ordebug import solver
-from ordebug.actions import Action, ActionName
+from ordebug.actions import Action, ActionName, parse_action
 from ordebug.edits import parse_edits
 from ordebug.errors import OrDebugError
 from ordebug.metrics import objective_preservation
-from ordebug.observation import fmt_num
+from ordebug.observation import MAX_IIS_ITEMS, MAX_NAMES, fmt_num
 from ordebug.oracle import minimal_repair, round_up
+from ordebug.probe import apply_action, rows_by_name
 from ordebug.problems import Problem
+from ordebug.whatif import SingleFix, bound_fix, constraint_fix, iis_fixes
 
 _RESTORE_BOUND = re.compile(r"Restore\s+([\w\[\],.]+?)\.(LB|UB)\s*=\s*([-+0-9.eE]+)")
 _CORRECT_RHS = re.compile(r"CORRECT:\s*RELAX\s+(\S+)\s+to\s+RHS\s*=\s*([-+0-9.eE]+)")
@@ -250,7 +260,97 @@ class OracleAgent:
                 Action(name=ActionName.SUBMIT),
             )
         action = best.plan.actions[0]
+        if ctx.whatif:
+            return self._grounded(ctx, model, action, n_original)
         return AgentTurn.scripted(_reasoning(ctx, model, action, len(best.plan.actions) - 1), action)
+
+    def _grounded(self, ctx: DecisionContext, model: gp.Model, action: Action, n_original: int) -> AgentTurn:
+        """Act on the privileged choice with numbers the observation shows (see the module doc)."""
+        state, target = ctx.state, action.target or ""
+        if action.name is ActionName.DROP_CONSTRAINT and _visible(ctx, target):
+            return AgentTurn.scripted(_reasoning(ctx, model, action, 0), action)
+        heuristic = HeuristicAgent()
+        conflict = iis_text(state.iis_constraints, state.iis_bounds)
+        recent = _answers_on_this_model(ctx)
+        if pending_plan(ctx) is not None or str(ASK) not in recent:
+            return heuristic.grounded_turn(ctx, conflict)  # first question: WHATIF_IIS (or a shown plan goes on)
+        members = (state.iis_constraints + state.iis_bounds)[:MAX_IIS_ITEMS]
+        ask = str(_ask(target))
+        if target not in members and _visible(ctx, target) and ask not in recent:
+            reasoning = (
+                f"{conflict}\n{target}{_algebra(ctx, target)} {_where(ctx, target)}. I also ask the solver "
+                f"how far {target} must move to restore feasibility and what objective that leaves."
+            )
+            return AgentTurn.scripted(reasoning, _ask(target))
+        fixes = [f for f in iis_fixes(model, state.iis_constraints, state.iis_bounds) if f.text() in recent[str(ASK)]]
+        if ask in recent:
+            fix = (constraint_fix if target in rows_by_name(model) else bound_fix)(model, target)
+            if fix is not None and fix.text() in recent[ask]:
+                fixes.append(fix)
+        if not fixes:  # no single change works: the heuristic acts on the combined repair shown
+            return heuristic.grounded_turn(ctx, conflict)
+        return self._apply_shown(ctx, model, fixes, n_original, target)
+
+    def _apply_shown(
+        self, ctx: DecisionContext, model: gp.Model, fixes: list[SingleFix], n_original: int, target: str
+    ) -> AgentTurn:
+        """Of the repairs the what-if answers show, the one that preserves the objective best
+        (then the ground-truth element, then the most constraints kept)."""
+        z0 = ctx.problem.original_objective
+        options = [(f, a) for f in fixes for a in ([f.least] + ([f.wider] if f.wider is not None else []))]
+        scored = [
+            ((s.optimal, round(s.op, 4), f.target == target, s.fp), f, a)
+            for f, a in options
+            if (s := _score(model, Plan("shown", [a]), z0, n_original))
+        ]
+        _, fix, chosen = max(scored, key=lambda t: t[0]) if scored else (None, fixes[0], fixes[0].least)
+        target = fix.target
+        objective = fix.least_objective if chosen == fix.least else fix.wider_objective
+        lines = [f"{target}{_algebra(ctx, target)} {_where(ctx, target)}."]
+        if chosen == fix.least:
+            lines.append(
+                f"The what-if answer shows that {chosen} restores feasibility with objective {_obj(objective)}; "
+                f"I apply it: it moves {target} only as far as the conflict requires."
+            )
+        else:
+            lines.append(
+                f"The what-if answer shows that with {chosen} {target} no longer limits the objective "
+                f"({_obj(objective)}); I apply it: {target} stays in the model without cutting off the best solution."
+            )
+        return AgentTurn.scripted("\n".join(lines), chosen)
+
+
+def _answers_on_this_model(ctx: DecisionContext) -> dict[str, str]:
+    """What-if answers given since the last model change (action text -> result): they describe
+    the current model, so their numbers may be used now."""
+    out: dict[str, str] = {}
+    for entry in reversed(ctx.state.history):
+        if not entry.valid:
+            continue
+        if parse_action(entry.action).changes_model:
+            break
+        out.setdefault(entry.action, entry.result)
+    return out
+
+
+def _ask(target: str) -> Action:
+    return Action(name=ActionName.WHATIF_RELAX, target=target)
+
+
+def _visible(ctx: DecisionContext, name: str) -> bool:
+    """Whether the observation names ``name`` (the rich layout's capped IIS and name lists)."""
+    s = ctx.state
+    return name in s.iis_constraints[:MAX_IIS_ITEMS] + s.iis_bounds[:MAX_IIS_ITEMS] + s.constraint_names[:MAX_NAMES]
+
+
+def _where(ctx: DecisionContext, target: str) -> str:
+    if target in ctx.state.iis_constraints or target in ctx.state.iis_bounds:
+        return "is part of this conflict"
+    return "is not in the IIS, but it feeds the conflict through the variables it shares with the IIS members"
+
+
+def _obj(value: float | None) -> str:
+    return "none" if value is None else fmt_num(value)
 
 
 def _iis_line(ctx: DecisionContext) -> str:

@@ -11,9 +11,9 @@ BASELINES: tuple[str, ...] = tuple(AGENTS)
 POLICY_NAMES = (*BASELINES, "openai", "predictions")
 
 
-def make_baseline(name: str, *, layout: str) -> ScriptedAgentPolicy:
+def make_baseline(name: str, *, layout: str, whatif: bool = False) -> ScriptedAgentPolicy:
     """A scripted baseline policy by name (drop_first, heuristic, oracle)."""
-    return scripted_policy(name, layout=layout)
+    return scripted_policy(name, layout=layout, whatif=whatif)
 
 
 __all__ = ["BASELINES", "POLICY_NAMES", "Policy", "ScriptedAgentPolicy", "close_policy", "make_baseline"]

@@ -47,10 +47,11 @@ def replay_model(problem: Problem, state: ObservationState, layout: str) -> gp.M
 class ScriptedAgentPolicy:
     """A collectors ``ScriptedAgent`` (sync ``decide(ctx)``) as an eval Policy."""
 
-    def __init__(self, agent: Any, *, layout: str = "legacy") -> None:
+    def __init__(self, agent: Any, *, layout: str = "legacy", whatif: bool = False) -> None:
         self.agent = agent
         self.name = str(agent.name)
         self.layout = layout
+        self.whatif = whatif
 
     def config(self) -> dict[str, Any]:
         return {
@@ -71,6 +72,7 @@ class ScriptedAgentPolicy:
             layout=self.layout,
             current_model=lambda: replay_model(problem, state, self.layout),
             history=done,
+            whatif=self.whatif,
         )
         return self.agent.decide(ctx).raw_output
 
@@ -81,7 +83,7 @@ class ScriptedAgentPolicy:
         return await asyncio.to_thread(self.decide, obs, state, problem)
 
 
-def scripted_policy(name: str, *, layout: str) -> ScriptedAgentPolicy:
+def scripted_policy(name: str, *, layout: str, whatif: bool = False) -> ScriptedAgentPolicy:
     """The baseline ``name`` (drop_first, heuristic, oracle) as a policy."""
     if name not in AGENTS:
         raise EvalConfigError(f"unknown baseline {name!r}", fix=f"use one of {', '.join(AGENTS)}")
@@ -92,4 +94,4 @@ def scripted_policy(name: str, *, layout: str) -> ScriptedAgentPolicy:
         raise EvalConfigError(
             f"the {name} baseline needs {module_name}.{cls_name} ({exc})", fix="update the collectors package"
         ) from None
-    return ScriptedAgentPolicy(agent_cls(), layout=layout)
+    return ScriptedAgentPolicy(agent_cls(), layout=layout, whatif=whatif)

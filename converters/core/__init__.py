@@ -1,0 +1,1 @@
+"""The part every converter shares: samples, splits, errors, atomic files, the dataset registry."""

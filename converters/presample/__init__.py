@@ -1,0 +1,1 @@
+"""Large parquet reasoning sets -> a uniform, language-filtered sample (`python -m converters.presample`)."""

@@ -1,0 +1,1 @@
+"""Tool-call traces (agent run logs) -> multi-turn tool-calling SFT data (`python -m converters.tool_traces`)."""

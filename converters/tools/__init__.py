@@ -1,1 +1,0 @@
-"""Tool schemas shipped with the converters (YAML; see converters/tool_schema.py)."""
