@@ -15,8 +15,8 @@ from pathlib import Path
 from collectors.agents import AGENT_NAMES, SCRIPTED
 from collectors.llm_config import load_llm_config, teacher_configured
 from collectors.runner import CollectError, RunOptions, RunResult, Shard, collect
-from ordebug.errors import OrDebugError
-from ordebug.observation import LAYOUTS
+from foundation.cli import cli_main
+from ordebug.layouts import LAYOUTS
 from ordebug.problems import Problem, load_problems
 
 DEFAULT_BENCH = Path("data/bench/default")
@@ -198,13 +198,11 @@ def _report_problems(result: RunResult, out: Path) -> int:
     return 0
 
 
+@cli_main
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return run(args)
-    except OrDebugError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_DOMAIN
     except KeyboardInterrupt:
         print(
             "interrupted: every finished trajectory is saved; rerun the same command to resume",

@@ -11,6 +11,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from foundation.tables import markdown_table
+
 #: Episode metrics (ordebug.metrics) averaged in the summary and shown in the table.
 REPORTED_METRICS: tuple[str, ...] = (
     "rr@5",
@@ -126,45 +128,40 @@ def _pct(part: int, whole: int) -> str:
 
 
 def _table(title: str, groups: dict[str, dict[str, int]]) -> list[str]:
-    lines = [f"| {title} | Problems | Successful | Failed | Rate |", "|---|---:|---:|---:|---:|"]
-    for name, g in groups.items():
-        lines.append(
-            f"| {name} | {g['problems']} | {g['successes']} | {g['failures']} | {_pct(g['successes'], g['problems'])} |"
-        )
-    return lines
+    rows = [
+        [name, g["problems"], g["successes"], g["failures"], _pct(g["successes"], g["problems"])]
+        for name, g in groups.items()
+    ]
+    return markdown_table([title, "Problems", "Successful", "Failed", "Rate"], rows, align="lrrrr")
 
 
 def render_tables(summary: dict[str, Any], *, agent: str, workers: int) -> str:
     """Markdown tables like the user's seed-000 progress note."""
     s = summary
-    lines = [
-        f"## Collection: {agent}",
-        "",
-        "| Metric | Value |",
-        "|---|---|",
-        f"| Total Problems | {s['problems']} |",
-        f"| Successful | {s['successes']} ({_pct(s['successes'], s['problems'])}) |",
-        f"| Failed | {s['failures']} |",
-        f"| Mean steps | {s['mean_steps']:.2f} |" if s["mean_steps"] is not None else "| Mean steps | - |",
-        f"| Workers | {workers} |",
+    facts = [
+        ["Total Problems", s["problems"]],
+        ["Successful", f"{s['successes']} ({_pct(s['successes'], s['problems'])})"],
+        ["Failed", s["failures"]],
+        ["Mean steps", f"{s['mean_steps']:.2f}" if s["mean_steps"] is not None else "-"],
+        ["Workers", workers],
     ]
     usage = s["usage"]
     if usage["calls"]:
-        lines += [
-            f"| LLM calls (retries) | {usage['calls']} ({usage['retries']}) |",
-            f"| Tokens in / out | {usage['prompt_tokens']} / {usage['completion_tokens']} |",
-            f"| Cost | ${usage['cost_usd']:.4f} |",
+        facts += [
+            ["LLM calls (retries)", f"{usage['calls']} ({usage['retries']})"],
+            ["Tokens in / out", f"{usage['prompt_tokens']} / {usage['completion_tokens']}"],
+            ["Cost", f"${usage['cost_usd']:.4f}"],
         ]
+    lines = [f"## Collection: {agent}", "", *markdown_table(["Metric", "Value"], facts)]
     shown = {k: m for k, m in s["metrics"].items() if m["mean"] is not None}
     if shown:
-        lines += ["", "| " + " | ".join(shown) + " |", "|" + "---:|" * len(shown)]
-        lines.append("| " + " | ".join(f"{m['mean']:.3f}" for m in shown.values()) + " |")
+        values = [f"{m['mean']:.3f}" for m in shown.values()]
+        lines += ["", *markdown_table(list(shown), [values], align="r" * len(shown))]
     lines += ["", *_table("Error type", s["by_error_type"]), "", *_table("Difficulty", s["by_difficulty"])]
     if s["failure_reasons"]:
-        lines += ["", "| Failure reason | Count |", "|---|---:|"]
-        lines += [f"| {reason} | {count} |" for reason, count in s["failure_reasons"].items()]
+        lines += ["", *markdown_table(["Failure reason", "Count"], s["failure_reasons"].items(), align="lr")]
     skipped = s.get("skipped") or {}
     if skipped:  # not attempts: outside every count above
-        lines += ["", "| Skipped (not written) | Count |", "|---|---:|"]
-        lines += [f"| {reason} | {len(ids)} |" for reason, ids in skipped.items()]
+        rows = [(reason, len(ids)) for reason, ids in skipped.items()]
+        lines += ["", *markdown_table(["Skipped (not written)", "Count"], rows, align="lr")]
     return "\n".join(lines)

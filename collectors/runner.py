@@ -36,7 +36,8 @@ from collectors.aio import AsyncPool
 from collectors.episode_hosts import EpisodeHosts
 from collectors.episodes import Skipped, to_trajectory
 from collectors.report import AttemptView, attempt_view, render_tables, summarize
-from collectors.store import JsonlStore, write_json_atomic
+from collectors.store import JsonlStore
+from foundation.atomic import write_json_atomic
 from ordebug.errors import OrDebugError
 from ordebug.problems import Problem
 from play.episode import PlaySettings

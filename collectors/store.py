@@ -17,6 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Self, TextIO
 
+from foundation.atomic import write_atomic
+from foundation.jsonl import iter_jsonl
 from ordebug.errors import OrDebugError
 
 
@@ -158,36 +160,28 @@ class JsonlStore:
             return
         last: dict[str, tuple[int, bool]] = {}  # key -> (line number, replaceable) of its current line
         superseded: set[int] = set()
-        with self.path.open("r", encoding="utf-8") as fh:
-            for lineno, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as exc:
+        fix = (
+            "this file was not written by a collector or was edited: "
+            "fix or remove that line, or rerun with --overwrite"
+        )
+        for lineno, record in iter_jsonl(self.path, error=StoreFormatError, fix=fix):
+            try:
+                key = self._key(record)
+            except (KeyError, TypeError, ValueError) as exc:
+                raise StoreFormatError(
+                    f"{self.path}:{lineno}: record has no usable key ({exc})"
+                ) from None
+            if key in last:
+                if not last[key][1]:
                     raise StoreFormatError(
-                        f"{self.path}:{lineno}: not valid JSON ({exc.msg}); this file was not written by a "
-                        f"collector or was edited — fix or remove that line, or rerun with --overwrite"
-                    ) from None
-                if not isinstance(record, dict):
-                    raise StoreFormatError(f"{self.path}:{lineno}: expected a JSON object per line")
-                try:
-                    key = self._key(record)
-                except (KeyError, TypeError, ValueError) as exc:
-                    raise StoreFormatError(
-                        f"{self.path}:{lineno}: record has no usable key ({exc})"
-                    ) from None
-                if key in last:
-                    if not last[key][1]:
-                        raise StoreFormatError(
-                            f"{self.path}:{lineno}: {key!r} appears twice; the file was merged by hand — "
-                            f"keep one line per unit or rerun with --overwrite"
-                        )
-                    superseded.add(last[key][0])  # a retry's replacement, written before a crash
-                replaceable = self._replaceable is not None and self._replaceable(record)
-                last[key] = (lineno, replaceable)
-                if self._project is not None:
-                    self._kept[key] = self._project(record)
+                        f"{self.path}:{lineno}: {key!r} appears twice; the file was merged by hand — "
+                        f"keep one line per unit or rerun with --overwrite"
+                    )
+                superseded.add(last[key][0])  # a retry's replacement, written before a crash
+            replaceable = self._replaceable is not None and self._replaceable(record)
+            last[key] = (lineno, replaceable)
+            if self._project is not None:
+                self._kept[key] = self._project(record)
         for key, (_, replaceable) in last.items():
             (self.retrying if self._retry and replaceable else self.done).add(key)
         if superseded:
@@ -214,12 +208,7 @@ class JsonlStore:
 
     def _replace_with(self, lines: list[str]) -> None:
         """Atomically replace the file's content (temp file in the same folder, then rename)."""
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        with tmp.open("w", encoding="utf-8") as fh:
-            fh.writelines(lines)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.path)
+        write_atomic(self.path, "".join(lines))
 
     # -- writing -------------------------------------------------------------------------
     def append_line(self, line: str, key: str, view: Any = None) -> None:
@@ -256,16 +245,3 @@ class JsonlStore:
             fcntl.flock(self._lock_fh.fileno(), fcntl.LOCK_UN)
             self._lock_fh.close()
             self._lock_fh = None
-
-
-def write_json_atomic(path: str | os.PathLike, data: Any) -> None:
-    """Write a JSON file whole or not at all."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=2, ensure_ascii=False)
-        fh.write("\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)

@@ -34,7 +34,10 @@ from tqdm import tqdm
 from collectors.aio import AsyncPool, Stop
 from collectors.llm import BudgetExceeded, LLMCallError, LLMClient
 from collectors.llm_config import load_llm_config
-from collectors.store import JsonlStore, write_json_atomic
+from collectors.store import JsonlStore
+from foundation.atomic import write_json_atomic
+from foundation.cli import cli_main
+from foundation.jsonl import iter_jsonl
 from ordebug.errors import OrDebugError
 
 SUMMARY_KEYS = ("question", "reasoning_summary", "search_results_summary")
@@ -188,27 +191,18 @@ def read_samples(path: Path) -> list[dict[str, Any]]:
         raise SampleFormatError(f"{path} does not exist", fix="pass --in FILE with one JSON sample per line")
     samples: list[dict[str, Any]] = []
     seen: dict[str, int] = {}
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                sample = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise SampleFormatError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
-            if not isinstance(sample, dict):
-                raise SampleFormatError(f"{path}:{lineno}: expected a JSON object per line")
-            key = sample_key(sample)
-            if key in seen:
-                if key.startswith("sha256:"):
-                    continue  # an identical sample: summarised once
-                raise SampleFormatError(
-                    f"{path}:{lineno}: id {key!r} already used on line {seen[key]}",
-                    fix="give samples unique ids",
-                )
-            seen[key] = lineno
-            sample_text(sample)  # fail early, naming the sample, not mid-run
-            samples.append(sample)
+    for lineno, sample in iter_jsonl(path, error=SampleFormatError):
+        key = sample_key(sample)
+        if key in seen:
+            if key.startswith("sha256:"):
+                continue  # an identical sample: summarised once
+            raise SampleFormatError(
+                f"{path}:{lineno}: id {key!r} already used on line {seen[key]}",
+                fix="give samples unique ids",
+            )
+        seen[key] = lineno
+        sample_text(sample)  # fail early, naming the sample, not mid-run
+        samples.append(sample)
     return samples
 
 
@@ -294,6 +288,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@cli_main
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.max_concurrent < 1:
@@ -302,29 +297,25 @@ def main(argv: list[str] | None = None) -> int:
     if args.in_path.resolve() == args.out.resolve():
         print("error: --in and --out are the same file; write summaries to a new file", file=sys.stderr)
         return 2
-    try:
-        config = load_llm_config(args.config, overrides={"model": args.model})
+    config = load_llm_config(args.config, overrides={"model": args.model})
 
-        async def run() -> dict[str, Any]:
-            client = LLMClient(config)
-            try:
-                return await summarise_file(
-                    args.in_path,
-                    args.out,
-                    max_concurrent=args.max_concurrent,
-                    overwrite=args.overwrite,
-                    retry_failed=args.retry_failed,
-                    limit=args.limit,
-                    client=client,
-                    progress=not args.no_progress,
-                )
-            finally:
-                await client.aclose()
+    async def run() -> dict[str, Any]:
+        client = LLMClient(config)
+        try:
+            return await summarise_file(
+                args.in_path,
+                args.out,
+                max_concurrent=args.max_concurrent,
+                overwrite=args.overwrite,
+                retry_failed=args.retry_failed,
+                limit=args.limit,
+                client=client,
+                progress=not args.no_progress,
+            )
+        finally:
+            await client.aclose()
 
-        summary = asyncio.run(run())
-    except OrDebugError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    summary = asyncio.run(run())
     print(
         f"{summary['done']}/{summary['samples']} samples done: {summary['summarised']} summarised, "
         f"{summary['failed']} failed; this run ${summary['usage']['cost_usd']:.4f}, "

@@ -18,11 +18,13 @@ from typing import Any
 from eval.episodes import EpisodeSettings
 from eval.errors import EvalConfigError
 from eval.harness import EvalOptions, evaluate_policy, write_outputs
+from eval.metric_registry import view
 from eval.policies import BASELINES, POLICY_NAMES, make_baseline
 from eval.problem_sets import ProblemSet, explicit_problems, run_cards, run_test_problems, with_card_settings
 from eval.run_dir import RunDir, from_repo, load_run
 from eval.schema import Results
-from ordebug.errors import OrDebugError
+from foundation.cli import cli_main
+from ordebug.layouts import LAYOUTS
 from ordebug.prompts import system_prompt
 
 DEFAULT_PROBLEMS = "data/bench/default"
@@ -67,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     where.add_argument(
         "--layout",
-        choices=("legacy", "rich"),
+        choices=LAYOUTS,
         help="observation layout (default: the run's dataset card, else legacy)",
     )
     where.add_argument(
@@ -378,21 +380,7 @@ def run_offline(args: argparse.Namespace, mode: str) -> tuple[Results, Path]:
     return results, _default_out(args, None, mode)
 
 
-SUMMARY_KEYS = (
-    "rr@5",
-    "rr@10",
-    "rr@20",
-    "da_iis",
-    "da_target",
-    "op",
-    "te",
-    "fp",
-    "format_ok",
-    "invalid_action_rate",
-    "tool_call_valid",
-    "action_match",
-    "n",
-)
+SUMMARY_KEYS = view("terminal")
 
 
 def print_summary(results: Results, paths: tuple[Path, Path]) -> None:
@@ -410,6 +398,7 @@ def print_summary(results: Results, paths: tuple[Path, Path]) -> None:
     print(f"wrote {paths[0]} and {paths[1]}")
 
 
+@cli_main
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -421,9 +410,6 @@ def main(argv: list[str] | None = None) -> int:
             results, out = run_offline(args, mode)
         logs = run.trainer_logs() if run is not None else []
         paths = write_outputs(results, out, run_dir=run.path if run else None, trainer_logs=logs)
-    except OrDebugError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("interrupted; nothing written", file=sys.stderr)
         return 130

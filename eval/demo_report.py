@@ -16,7 +16,10 @@ import yaml
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from eval.metric_registry import get, view
 from eval.run_dir import repo_root
+from foundation.atomic import write_atomic
+from foundation.tables import markdown_table
 
 #: The evaluations the demo runs (folder names under DIR/eval), in table order.
 EVALUATIONS = ("untrained", "trained", "heuristic", "drop_first", "oracle")
@@ -28,15 +31,7 @@ WHAT = {
     "oracle": "baseline: minimal repair by feasRelax (privileged: reads the model)",
 }
 #: (results.json summary key, column title) of the headline table, in order.
-HEADLINE = (
-    ("format_ok", "format_ok ↑"),
-    ("invalid_action_rate", "invalid_action_rate ↓"),
-    ("rr@5", "RR@5 ↑"),
-    ("op", "OP ↑"),
-    ("fp", "FP ↑"),
-    ("da_iis", "DA-IIS ↑"),
-    ("da_target", "DA-target ↑"),
-)
+HEADLINE = tuple((key, get(key).title) for key in view("demo_headline"))
 
 
 def shown(path: Path) -> str:
@@ -74,26 +69,16 @@ def _num(value: Any, digits: int) -> str:
 
 
 #: Per-step format facts of eval/format_metrics.py, shown before vs after fine-tuning.
-FORMAT_FACTS = (
-    "think_present",
-    "think_balanced",
-    "think_nonempty",
-    "action_strict",
-    "action_lenient",
-    "args_valid",
-    "format_ok",
-)
+FORMAT_FACTS = view("demo_format")
 
 
 def format_table(results: dict[str, dict[str, Any]]) -> list[str]:
-    lines = [
-        "| tiny model | " + " | ".join(f"`{k}`" for k in FORMAT_FACTS) + " |",
-        "| --- | " + " | ".join("---:" for _ in FORMAT_FACTS) + " |",
-    ]
+    rows = []
     for name in ("untrained", "trained"):
         s = results[name].get("summary") or {}
-        lines.append(f"| {name} | " + " | ".join(fmt(s.get(k)) for k in FORMAT_FACTS) + " |")
-    return lines
+        rows.append([name, *(fmt(s.get(k)) for k in FORMAT_FACTS)])
+    header = ["tiny model", *(f"`{k}`" for k in FORMAT_FACTS)]
+    return markdown_table(header, rows, align="l" + "r" * len(FORMAT_FACTS))
 
 
 def _change(before: float | None, after: float | None) -> str:
@@ -107,19 +92,13 @@ def _change(before: float | None, after: float | None) -> str:
 
 
 def headline_table(results: dict[str, dict[str, Any]]) -> list[str]:
-    lines = [
-        "| evaluation | what it is | " + " | ".join(t for _, t in HEADLINE) + " | episodes | steps |",
-        "| --- | --- | " + " | ".join("---:" for _ in HEADLINE) + " | ---: | ---: |",
-    ]
+    rows = []
     for name in EVALUATIONS:
         s = results[name].get("summary") or {}
         cells = [fmt(s.get(key)) for key, _ in HEADLINE]
-        lines.append(
-            f"| {name} | {WHAT[name]} | "
-            + " | ".join(cells)
-            + f" | {s.get('n', '—')} | {s.get('n_steps', '—')} |"
-        )
-    return lines
+        rows.append([name, WHAT[name], *cells, s.get("n", "—"), s.get("n_steps", "—")])
+    header = ["evaluation", "what it is", *(t for _, t in HEADLINE), "episodes", "steps"]
+    return markdown_table(header, rows, align="ll" + "r" * (len(HEADLINE) + 2))
 
 
 def headline_plot(results: dict[str, dict[str, Any]], path: Path) -> Path:
@@ -310,13 +289,10 @@ def write_demo_report(
         lines.append(f"- {name}: [eval/{name}/report.md](eval/{name}/report.md) — {WHAT[name]}")
     if (out / "eval" / "trained" / "loss_curve.png").is_file():
         lines += ["", "Training loss:", "", "![training loss](eval/trained/loss_curve.png)"]
-    lines += ["", "## Time", "", "| step | seconds |", "| --- | ---: |"]
-    lines += [f"| {title} | {secs:.0f} |" for title, secs in timings]
-    lines += [f"| total | {sum(s for _, s in timings):.0f} |", ""]
+    rows = [*((title, f"{secs:.0f}") for title, secs in timings), ("total", f"{sum(s for _, s in timings):.0f}")]
+    lines += ["", "## Time", "", *markdown_table(["step", "seconds"], rows, align="lr"), ""]
     path = out / "REPORT.md"
-    tmp = path.with_suffix(".md.tmp")
-    tmp.write_text("\n".join(lines), encoding="utf-8")
-    tmp.replace(path)
+    write_atomic(path, "\n".join(lines))
     return path
 
 

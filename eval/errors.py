@@ -1,16 +1,16 @@
 """Errors of the evaluation harness (one line each: what, where, the fix).
 
-They subclass ``ordebug.errors.OrDebugError`` so every CLI handles them the same way:
-print ``str(err)`` and exit with code 2.
+They subclass the project's one base, ``foundation.errors.ToolkitError``, so every CLI handles
+them the same way (``foundation.cli.run_main``): print ``str(err)`` and exit with code 2.
 """
 
 from __future__ import annotations
 
-from ordebug.errors import OrDebugError
+from foundation.errors import ToolkitError
 from play.errors import PolicyError as PlayPolicyError
 
 
-class EvalError(OrDebugError):
+class EvalError(ToolkitError):
     """Base of every eval error."""
 
 

@@ -19,10 +19,12 @@ from eval.episodes import EpisodeSettings, PlayedEpisode, play_all
 from eval.errors import EvalConfigError
 from eval.policies import close_policy, make_baseline
 from eval.policies.base import Policy
-from eval.provenance import git_state, utc_now, versions, write_atomic
+from eval.provenance import git_state, versions
 from eval.report_md import write_report
 from eval.schema import EpisodeResult, GroupSummary, Results, Samples, SkippedProblem
 from eval.scoring import breakdown, episode_result, metric_infos, summarize
+from foundation.atomic import write_atomic
+from foundation.provenance import utc_now
 from ordebug.oracle import Repair, minimal_repair
 from ordebug.problems import Problem
 

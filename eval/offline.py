@@ -17,10 +17,12 @@ import numpy as np
 
 from eval.episodes import model_names
 from eval.format_metrics import STEP_RATES, Names, score_answer
+from eval.metric_registry import INVALID_PREFIX, info
 from eval.prediction_files import PredictionLine, names_in_observation, read_predictions
-from eval.provenance import git_state, utc_now, versions
+from eval.provenance import git_state, versions
 from eval.schema import GroupSummary, MetricInfo, PredictionRow, Results, Samples, ToolCallRow
 from eval.scoring import N_BOOT, cluster_ci
+from foundation.provenance import utc_now
 from ordebug.answer import parse_answer
 from ordebug.problems import Problem
 
@@ -80,22 +82,10 @@ def score_predictions(
 
 
 def prediction_metric_infos() -> dict[str, MetricInfo]:
-    infos = {
-        k: MetricInfo(description=d, higher_is_better=True, aggregation="mean over rows", level="row")
-        for k, (_, d) in STEP_RATES.items()
-    }
-    infos["action_match"] = MetricInfo(
-        description="the answer's action equals the reference answer's action (rows with a label)",
-        higher_is_better=True,
-        aggregation="mean over labelled rows",
-        level="row",
-    )
-    infos["n"] = MetricInfo(
-        description="rows scored", higher_is_better=True, aggregation="count", level="row"
-    )
-    infos["n_labelled"] = MetricInfo(
-        description="rows with a reference answer", higher_is_better=True, aggregation="count", level="row"
-    )
+    infos = {k: info(k, "mean over rows", "row") for k in STEP_RATES}
+    infos["action_match"] = info("action_match", "mean over labelled rows")
+    infos["n"] = info("n", "count", "row", "rows scored")
+    infos["n_labelled"] = info("n_labelled", "count")
     return infos
 
 
@@ -142,7 +132,7 @@ def score_tool_calls(
     summary["tool_call_valid"], ci["tool_call_valid"] = _rate([r.valid for r in rows], seed)
     codes = Counter(r.stage for r in rows if r.stage)
     for code in _reason_codes():
-        summary[f"invalid:{code}"] = codes.get(code, 0) / len(rows)
+        summary[f"{INVALID_PREFIX}{code}"] = codes.get(code, 0) / len(rows)
     summary["call_match"], ci["call_match"] = _rate(matches, seed)
     summary["n"] = len(rows)
     info = {"tools": sorted(tools), "tools_file": str(tools_path) if tools_path else "converters default"}
@@ -157,28 +147,12 @@ def _reason_codes() -> tuple[str, ...]:
 
 def tool_metric_infos() -> dict[str, MetricInfo]:
     infos = {
-        "tool_call_valid": MetricInfo(
-            description="share of calls that parse, name a known tool, carry every required argument with "
-            "the declared type and no undeclared one (converters.tool_traces.schema.validate_call)",
-            higher_is_better=True,
-            aggregation="mean over rows",
-            level="row",
-        ),
-        "call_match": MetricInfo(
-            description="the call's name and args equal the reference call's (rows with a label)",
-            higher_is_better=True,
-            aggregation="mean over labelled rows",
-            level="row",
-        ),
-        "n": MetricInfo(description="calls scored", higher_is_better=True, aggregation="count", level="row"),
+        "tool_call_valid": info("tool_call_valid", "mean over rows"),
+        "call_match": info("call_match", "mean over labelled rows"),
+        "n": info("n", "count", "row", "calls scored"),
     }
     for code in _reason_codes():
-        infos[f"invalid:{code}"] = MetricInfo(
-            description=f"share of calls whose first failed check is {code}",
-            higher_is_better=False,
-            aggregation="share of rows",
-            level="row",
-        )
+        infos[f"{INVALID_PREFIX}{code}"] = info(f"{INVALID_PREFIX}{code}", "share of rows")
     return infos
 
 

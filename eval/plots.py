@@ -11,21 +11,13 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from eval.metric_registry import view
 from eval.schema import GroupSummary
 
 #: Episode metrics worth plotting per group (all in [0, 1]).
-GROUP_METRICS = ("rr@5", "rr@20", "da_iis", "da_target", "op", "fp")
-COMPARE_METRICS = ("rr@5", "rr@20", "da_iis", "da_target", "op", "te", "fp", "format_ok")
-FORMAT_METRICS = (
-    "think_present",
-    "think_balanced",
-    "think_nonempty",
-    "action_strict",
-    "action_lenient",
-    "one_action",
-    "args_valid",
-    "format_ok",
-)
+GROUP_METRICS = view("plot_groups")
+COMPARE_METRICS = view("plot_compare")
+FORMAT_METRICS = view("plot_format")
 
 
 def _save(fig: Any, path: Path) -> Path:

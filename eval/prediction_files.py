@@ -14,13 +14,13 @@ Accepted row shapes (first key found wins):
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from eval.errors import PredictionsFormatError
+from foundation.jsonl import iter_jsonl
 
 OUTPUT_KEYS = ("predict", "raw_output", "output", "response", "prediction", "content")
 LABEL_KEYS = ("label", "reference", "expected")
@@ -81,32 +81,11 @@ def read_predictions(path: str | Path) -> list[PredictionLine]:
     if not path.is_file():
         raise PredictionsFormatError(f"{path}: no such predictions file", fix="pass --predictions FILE")
     rows: list[PredictionLine] = []
-    with path.open("rb") as fh:  # bytes, so a bad encoding is reported with its line and offset
-        offset = 0
-        for lineno, raw in enumerate(fh, 1):
-            start, offset = offset, offset + len(raw)
-            where = f"{path}:{lineno}"
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise PredictionsFormatError(
-                    f"{where}: not UTF-8 text (byte {start + exc.start} of the file: {exc.reason})",
-                    fix="save the predictions file as UTF-8",
-                ) from None
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise PredictionsFormatError(
-                    f"{where}: not valid JSON ({exc.msg}); one object per line"
-                ) from None
-            if not isinstance(row, dict):
-                raise PredictionsFormatError(f"{where}: expected a JSON object, got {type(row).__name__}")
-            parsed = parse_row(row, where)
-            rows.append(
-                PredictionLine(lineno, parsed.output, parsed.label, parsed.observation, parsed.problem_id)
-            )
+    for lineno, row in iter_jsonl(path, error=PredictionsFormatError):
+        parsed = parse_row(row, f"{path}:{lineno}")
+        rows.append(
+            PredictionLine(lineno, parsed.output, parsed.label, parsed.observation, parsed.problem_id)
+        )
     if not rows:
         raise PredictionsFormatError(f"{path}: no rows", fix="check the file")
     return rows

@@ -21,25 +21,15 @@ from typing import Any
 from pydantic import ValidationError
 
 from eval.errors import EvalConfigError
-from eval.provenance import write_atomic
-from eval.report_md import cell, fmt
+from eval.metric_registry import get, view
+from eval.report_md import fmt
 from eval.run_dir import RECIPE_FILE, from_repo
 from eval.schema import RESULTS_SCHEMA_VERSION, Results
-from ordebug.errors import OrDebugError
+from foundation.atomic import write_atomic
+from foundation.cli import cli_main
+from foundation.tables import markdown_table
 
-METRICS = (
-    "rr@5",
-    "rr@10",
-    "rr@20",
-    "da_iis",
-    "da_target",
-    "op",
-    "te",
-    "fp",
-    "steps",
-    "format_ok",
-    "invalid_action_rate",
-)
+METRICS = view("ablation")
 #: Recipe keys that differ between any two runs by construction, so they are not ablation columns.
 IGNORED_KEYS = frozenset({"output_dir", "run_name", "logging_dir", "overwrite_output_dir", "description"})
 
@@ -129,12 +119,12 @@ def recipe_diff(evals: list[Evaluation]) -> list[str]:
 
 def _best(evals: list[Evaluation], metric: str) -> str | None:
     """The best value of a column as printed (None when there is no contest: fewer than 2 or all equal)."""
+    higher_is_better = get(metric).higher_is_better  # an unknown name fails here, never a silent default
     values = [e.results.summary.get(metric) for e in evals]
     values = [v for v in values if isinstance(v, (int, float))]
     if len(values) < 2 or len({fmt(v) for v in values}) == 1:
         return None
-    info = evals[0].results.metrics.get(metric)
-    return fmt(max(values) if info is None or info.higher_is_better else min(values))
+    return fmt(max(values) if higher_is_better else min(values))
 
 
 def build_table(evals: list[Evaluation]) -> tuple[str, str, list[str]]:
@@ -158,13 +148,7 @@ def build_table(evals: list[Evaluation]) -> tuple[str, str, list[str]]:
             crow += [v, c[0] if c else None, c[1] if c else None]
         md_rows.append(row)
         csv_rows.append(crow)
-    md = [
-        "| " + " | ".join(cell(h) for h in header) + " |",
-        "| "
-        + " | ".join("---" if i < 2 + len(diff) + len(extra) else "---:" for i in range(len(header)))
-        + " |",
-    ]
-    md += ["| " + " | ".join(cell(c) for c in r) + " |" for r in md_rows]
+    md = markdown_table(header, md_rows, align="l" * (2 + len(diff) + len(extra)) + "r" * (1 + len(METRICS)))
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(
@@ -212,14 +196,11 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+@cli_main
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        evals = [load_evaluation(a) for a in args.runs]
-        md_table, csv_text, diff = build_table(evals)
-    except OrDebugError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    evals = [load_evaluation(a) for a in args.runs]
+    md_table, csv_text, diff = build_table(evals)
     out = from_repo(args.out) if not Path(args.out).is_absolute() else Path(args.out)
     write_atomic(out, render(evals, md_table, diff))
     write_atomic(out.with_suffix(".csv"), csv_text)

@@ -7,33 +7,13 @@ from pathlib import Path
 from typing import Any
 
 from eval import plots
+from eval.metric_registry import view
 from eval.run_dir import read_trainer_log
 from eval.schema import GroupSummary, Results
+from foundation.tables import markdown_table
 
-BREAKDOWN_COLUMNS = (
-    "n",
-    "rr@5",
-    "rr@10",
-    "rr@20",
-    "da_iis",
-    "da_target",
-    "op",
-    "te",
-    "fp",
-    "steps",
-    "format_ok",
-)
-FORMAT_ROWS = (
-    "think_present",
-    "think_balanced",
-    "think_nonempty",
-    "action_strict",
-    "action_lenient",
-    "one_action",
-    "args_valid",
-    "format_ok",
-    "invalid_action_rate",
-)
+BREAKDOWN_COLUMNS = view("breakdown")
+FORMAT_ROWS = view("answer_format")
 
 
 def fmt(value: Any, digits: int = 3) -> str:
@@ -52,17 +32,8 @@ def fmt_ci(value: Any, ci: Sequence[float] | None) -> str:
     return f"{fmt(value)} [{fmt(ci[0])}, {fmt(ci[1])}]" if ci else fmt(value)
 
 
-def cell(text: str) -> str:
-    """A markdown table cell: pipes escaped (definitions like 1-|Z-Z0|/|Z0| contain them)."""
-    return str(text).replace("|", "\\|").replace("\n", " ")
-
-
 def table(header: Sequence[str], rows: Sequence[Sequence[str]], align: str | None = None) -> list[str]:
-    align = align or "l" + "r" * (len(header) - 1)
-    sep = ["---:" if a == "r" else "---" for a in align]
-    return ["| " + " | ".join(cell(h) for h in header) + " |", "| " + " | ".join(sep) + " |"] + [
-        "| " + " | ".join(cell(c) for c in r) + " |" for r in rows
-    ]
+    return markdown_table(header, rows, align=align or "l" + "r" * (len(header) - 1))
 
 
 def headline_table(results: Results, keys: Sequence[str]) -> list[str]:
@@ -157,10 +128,9 @@ def write_report(
             lines += [
                 "## Skipped problems (not scored)",
                 "",
-                "| Problem | Reason | Source |",
-                "|---|---|---|",
             ]
-            lines += [f"| {s.problem_id} | {s.reason} | {s.source} |" for s in results.skipped] + [""]
+            skipped = [[s.problem_id, s.reason, s.source] for s in results.skipped]
+            lines += [*table(["Problem", "Reason", "Source"], skipped, "lll"), ""]
     else:
         lines += ["## Summary", ""] + headline_table(results, list(results.summary)) + [""]
     if trainer_logs:
@@ -183,45 +153,13 @@ def write_report(
 
 def _episode_sections(results: Results, out_dir: Path) -> list[str]:
     lines = ["## Headline", ""]
-    keys = [
-        "rr@5",
-        "rr@10",
-        "rr@20",
-        "da_iis",
-        "da_target",
-        "op",
-        "te",
-        "fp",
-        "steps",
-        "recovery",
-        "repair_cost",
-        "oracle_cost",
-        "repair_excess",
-        "format_ok",
-        "invalid_action_rate",
-        "n",
-        "n_steps",
-    ]
+    keys = view("headline")
     lines += headline_table(results, keys) + [""]
     me = GroupSummary(summary=results.summary, ci=results.ci)
     if results.baselines:
         groups = {results.policy: me, **results.baselines}
         lines += ["## Policy vs baselines", "", "Same problems, step limit and parse mode.", ""]
-        lines += compare_table(
-            groups,
-            [
-                "rr@5",
-                "rr@20",
-                "da_iis",
-                "da_target",
-                "op",
-                "te",
-                "fp",
-                "steps",
-                "format_ok",
-                "invalid_action_rate",
-            ],
-        ) + [""]
+        lines += compare_table(groups, view("versus_baselines")) + [""]
         png = plots.compare_policies(groups, out_dir / "policy_vs_baselines.png")
         if png:
             lines += [f"![policy vs baselines]({png.name})", ""]

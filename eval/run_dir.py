@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from eval.errors import EvalConfigError
+from foundation.paths import REPO_ROOT, from_repo
 
 RECIPE_FILE = "recipe.resolved.yaml"
 MANIFEST_FILE = "manifest.json"
@@ -22,13 +23,7 @@ TRAINER_LOG = "trainer_log.jsonl"
 
 
 def repo_root() -> Path:
-    return Path(__file__).resolve().parents[1]
-
-
-def from_repo(value: str | Path, base: Path | None = None) -> Path:
-    """Absolute paths as they are; relative ones against ``base`` (default: the repository root)."""
-    path = Path(value).expanduser()
-    return path if path.is_absolute() else (base or repo_root()) / path
+    return REPO_ROOT
 
 
 @dataclass

@@ -14,35 +14,13 @@ import numpy as np
 
 from eval.episodes import PlayedEpisode
 from eval.format_metrics import STEP_RATES
+from eval.metric_registry import REGISTRY, info
 from eval.schema import EpisodeResult, GroupSummary, MetricInfo, StepRecord
 from ordebug.metrics import METRICS, aggregate, episode_metrics
 from ordebug.oracle import Repair
 
-#: The headline figures, in the order tables show them.
-HEADLINE = (
-    "rr@5",
-    "rr@10",
-    "rr@20",
-    "da_iis",
-    "da_target",
-    "op",
-    "te",
-    "fp",
-    "format_ok",
-    "invalid_action_rate",
-    "steps",
-    "n",
-)
-
 #: Repair-cost fields (episode level), until ordebug.metrics defines them (see world_api.md).
-REPAIR_FIELDS: dict[str, tuple[bool, str]] = {
-    "repair_cost": (False, "elements (constraints/variables) the agent changed, recovered episodes only"),
-    "oracle_cost": (False, "elements the oracle's minimal repair changes (ordebug.oracle.minimal_repair)"),
-    "repair_excess": (
-        False,
-        "repair_cost - oracle_cost on recovered episodes (0 = as few changes as the oracle)",
-    ),
-}
+REPAIR_FIELDS = tuple(name for name, spec in REGISTRY.items() if spec.kind == "repair")
 
 N_BOOT = 1000
 
@@ -78,42 +56,16 @@ def episode_result(played: PlayedEpisode, repair: Repair | None) -> EpisodeResul
 
 
 def metric_infos() -> dict[str, MetricInfo]:
-    """Definition of every key in a summary."""
+    """Definition of every key in a summary (from eval.metric_registry)."""
+    pooled = "pooled over all steps (CI: bootstrap over episodes)"
     infos = {
-        name: MetricInfo(
-            description=m.description,
-            higher_is_better=m.higher_is_better,
-            aggregation=f"{m.aggregation} over episodes where defined",
-            level="episode",
-        )
-        for name, m in METRICS.items()
+        name: info(name, f"{spec.aggregation} over episodes where defined", "episode")
+        for name, spec in METRICS.items()
     }
-    for name, (better, desc) in REPAIR_FIELDS.items():
-        infos[name] = MetricInfo(
-            description=desc,
-            higher_is_better=better,
-            aggregation="mean over episodes where defined",
-            level="episode",
-        )
-    for name, (_, desc) in STEP_RATES.items():
-        infos[name] = MetricInfo(
-            description=desc,
-            higher_is_better=True,
-            aggregation="pooled over all steps (CI: bootstrap over episodes)",
-            level="step",
-        )
-    infos["invalid_action_rate"] = MetricInfo(
-        description="share of steps the environment rejected (unparseable or not applicable action)",
-        higher_is_better=False,
-        aggregation="pooled over all steps (CI: bootstrap over episodes)",
-        level="step",
-    )
-    infos["n"] = MetricInfo(
-        description="episodes scored", higher_is_better=True, aggregation="count", level="episode"
-    )
-    infos["n_steps"] = MetricInfo(
-        description="steps scored", higher_is_better=True, aggregation="count", level="step"
-    )
+    infos |= {name: info(name, "mean over episodes where defined", "episode") for name in REPAIR_FIELDS}
+    infos |= {name: info(name, pooled, "step") for name in (*STEP_RATES, "invalid_action_rate")}
+    infos["n"] = info("n", "count", "episode", "episodes scored")
+    infos["n_steps"] = info("n_steps", "count", "step")
     return infos
 
 

@@ -1,24 +1,17 @@
 """Domain exceptions of the benchmark world, flat in one module.
 
 Every message is one line: what is wrong, where (file, line, key or action text) and
-what to do. CLIs catch ``OrDebugError``, print ``str(err)`` and exit with code 2.
+what to do. The project's one base, ``foundation.errors.ToolkitError``, carries ``where`` and
+``fix``; every CLI's ``main`` (``foundation.cli.run_main``) prints it and exits with code 2.
 """
 
 from __future__ import annotations
 
+from foundation.errors import ToolkitError
 
-class OrDebugError(Exception):
+
+class OrDebugError(ToolkitError):
     """Base of every ordebug error; ``str()`` is one readable line naming where and the fix."""
-
-    def __init__(self, message: str, *, where: str | None = None, fix: str | None = None) -> None:
-        self.where = where
-        self.fix = fix
-        text = " ".join(message.split())  # always one line, whatever was interpolated
-        if where:
-            text = f"{where}: {text}"
-        if fix:
-            text = f"{text}; {fix}"
-        super().__init__(text)
 
 
 class ProblemLoadError(OrDebugError):

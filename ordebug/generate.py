@@ -27,6 +27,7 @@ import gurobipy as gp
 import numpy as np
 from tqdm import tqdm
 
+from foundation.cli import cli_main
 from ordebug import families, solver
 from ordebug.errors import OrDebugError
 from ordebug.inject import TYPES, Injected, inject, solve_original
@@ -329,6 +330,7 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
+@cli_main
 def main(argv: Sequence[str] | None = None) -> int:
     types_help = "\n".join(f"  {t}  {ERROR_TYPE_NAMES[t]}" for t in TYPES)
     fams = "\n".join(f"  {f.name:<20} {f.problem_type.upper()}" for f in families.FAMILIES.values())
@@ -367,22 +369,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
-    try:
-        if args.n <= 0:
-            raise OrDebugError(f"--n must be a positive integer, got {args.n}")
-        result = generate(
-            args.out,
-            args.n,
-            args.seed,
-            parse_types(args.types),
-            from_paths=args.from_paths,
-            overwrite=args.overwrite,
-            progress=not args.no_progress,
-            name=args.name,
-        )
-    except OrDebugError as exc:
-        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
-        return 2
+    if args.n <= 0:
+        raise OrDebugError(f"--n must be a positive integer, got {args.n}")
+    result = generate(
+        args.out,
+        args.n,
+        args.seed,
+        parse_types(args.types),
+        from_paths=args.from_paths,
+        overwrite=args.overwrite,
+        progress=not args.no_progress,
+        name=args.name,
+    )
     print(summary_table(result))
     return 0
 

@@ -29,7 +29,6 @@ percentile-bootstrap confidence interval; the number of undefined episodes is re
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -37,6 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
+from foundation.errors import unknown_name
 from ordebug.actions import ActionName, parse_action
 from ordebug.episode import EpisodeRecord
 from ordebug.errors import OrDebugError
@@ -152,9 +152,7 @@ def get_metric(name: str) -> Metric:
     try:
         return METRICS[name]
     except KeyError:
-        close = difflib.get_close_matches(name, list(METRICS), n=1, cutoff=0.5)
-        hint = f"did you mean {close[0]!r}? " if close else ""
-        raise OrDebugError(f"unknown metric {name!r}; {hint}known metrics: {', '.join(METRICS)}") from None
+        raise OrDebugError(unknown_name("metric", name, tuple(METRICS))) from None
 
 
 def episode_metrics(

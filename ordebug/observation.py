@@ -18,16 +18,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Literal
 
 import gurobipy as gp
 from gurobipy import GRB
 from pydantic import BaseModel, ConfigDict, Field
 
+from ordebug.layouts import LAYOUTS
 from ordebug.solver import IIS
-
-Layout = Literal["legacy", "rich"]
-LAYOUTS: tuple[str, ...] = ("legacy", "rich")
 
 #: How much of a big model the rich layout shows (the rest is counted, not listed).
 MAX_IIS_ITEMS = 20

@@ -7,8 +7,6 @@ exactly the same text.
 
 from __future__ import annotations
 
-from typing import Literal
-
 #: The instruction of every legacy Alpaca sample (shared/data/legacy_sft), kept verbatim.
 INSTRUCTION = "Debug the infeasible optimization model and provide the action to fix it."
 
@@ -48,8 +46,6 @@ SYSTEM_PROMPT_WHATIF = SYSTEM_PROMPT_EXTENDED + (
     "- WHATIF_DROP(name): Ask the solver for the status and objective without a constraint (model unchanged)\n"
     "- WHATIF_IIS(): WHATIF_RELAX for every IIS member, and the least combined repair when none suffices alone"
 )
-
-Layout = Literal["legacy", "rich"]
 
 #: Which system prompt goes with which observation layout.
 SYSTEM_PROMPTS: dict[str, str] = {"legacy": SYSTEM_PROMPT_CORE, "rich": SYSTEM_PROMPT_EXTENDED}

@@ -31,11 +31,11 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
+from foundation.redact import redact_url
 from ordebug.errors import OrDebugError
 
 ENV_PREFIX = "ORDEBUG_TEACHER_"
@@ -92,15 +92,6 @@ class LLMConfig(BaseModel):
         price = self.price()
         data["price_per_1m"] = price.model_dump() if price else None
         return data
-
-
-def redact_url(url: str) -> str:
-    """Drop user:password and the query string (some gateways put keys there)."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
 _ENV_FIELDS: dict[str, str] = {

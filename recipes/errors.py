@@ -5,9 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from foundation.errors import ToolkitError
 
-class RecipeError(Exception):
+
+class RecipeError(ToolkitError):
     """Base class: a recipe, run directory or launch problem, with a message that says the fix."""
+
+    ONE_LINE = False  # validation lists every problem, one per line
 
 
 class RecipeNotFoundError(RecipeError):

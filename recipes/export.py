@@ -13,14 +13,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
+from foundation.atomic import write_atomic
+from foundation.cli import cli_main
 from recipes.errors import RecipeError, RunDirError
 from recipes.paths import from_repo
 from recipes.rundir import read_manifest
-from recipes.yamlio import write_atomic
 
 
 def export_run(run_dir: str | Path, out_dir: str | Path | None = None, *, device: str = "cpu") -> Path:
@@ -69,6 +69,7 @@ def export_run(run_dir: str | Path, out_dir: str | Path | None = None, *, device
     return out
 
 
+@cli_main
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m recipes.export", description=__doc__.splitlines()[0])
     parser.add_argument("--run", required=True, help="a finished run directory (runs/<name>)")
@@ -76,11 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", choices=("cpu", "auto"), default="cpu",
                         help="merge on the CPU (default, needs RAM for the whole model) or on GPUs (auto)")
     opts = parser.parse_args(argv)
-    try:
-        out = export_run(opts.run, opts.out, device=opts.device)
-    except RecipeError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    out = export_run(opts.run, opts.out, device=opts.device)
     print(f"exported {out}")
     return 0
 

@@ -8,21 +8,20 @@ a temporary file and a rename. Eval reads `final_model_dir`, `base_model`, `fine
 
 from __future__ import annotations
 
-import hashlib
-import importlib.metadata
 import json
 import os
 import platform
-import subprocess
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from recipes.paths import REPO_ROOT
-from recipes.yamlio import write_atomic
+from foundation import provenance
+from foundation.atomic import write_atomic
+from foundation.hashing import sha256_file
+from foundation.provenance import GitInfo, git_info  # noqa: F401  (the manifest records them)
+from foundation.provenance import utc_now as now  # noqa: F401  (the runner stamps phases with it)
 
 SCHEMA_VERSION = 1
 PACKAGES = ("torch", "transformers", "llamafactory", "peft", "accelerate", "datasets", "deepspeed", "ordebug-sft")
@@ -31,19 +30,10 @@ LAUNCH_ENV = ("FORCE_TORCHRUN", "NPROC_PER_NODE", "NNODES", "NODE_RANK", "MASTER
 Status = Literal["pending", "running", "finished", "failed", "interrupted"]
 
 
-def now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
 class FileHash(BaseModel):
     path: str = Field(description="file path as read")
     sha256: str
     bytes: int
-
-
-class GitInfo(BaseModel):
-    commit: str | None = Field(None, description="HEAD of the repository the run was launched from")
-    dirty: bool | None = Field(None, description="uncommitted changes to tracked or new files at launch")
 
 
 class PhaseRecord(BaseModel):
@@ -98,35 +88,12 @@ class Manifest(BaseModel):
         return next(p for p in self.phases if p.name == name)
 
 
-def sha256_file(path: Path) -> FileHash:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return FileHash(path=str(path), sha256=digest.hexdigest(), bytes=path.stat().st_size)
-
-
-def git_info(root: Path = REPO_ROOT) -> GitInfo:
-    def git(*args: str) -> str | None:
-        try:
-            out = subprocess.run(["git", "-C", str(root), *args], check=False, capture_output=True, text=True, timeout=20)
-        except (OSError, subprocess.TimeoutExpired):
-            return None
-        return out.stdout.strip() if out.returncode == 0 else None
-
-    commit = git("rev-parse", "HEAD")
-    status = git("status", "--porcelain")
-    return GitInfo(commit=commit, dirty=None if status is None else bool(status))
+def file_hash(path: Path) -> FileHash:
+    return FileHash(path=str(path), sha256=sha256_file(path), bytes=path.stat().st_size)
 
 
 def versions() -> dict[str, str | None]:
-    found: dict[str, str | None] = {"python": platform.python_version()}
-    for name in PACKAGES:
-        try:
-            found[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            found[name] = None
-    return found
+    return provenance.versions(PACKAGES)
 
 
 def hardware(gpu_names: tuple[str, ...]) -> dict[str, Any]:

@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from foundation.atomic import write_atomic
 from recipes._entry import PEAK_RSS_PREFIX
 from recipes._torchrun import FAILURES_ENV
 from recipes.errors import LaunchError
@@ -28,20 +29,20 @@ from recipes.launch import Hardware, LaunchPlan, free_port, rank_failure_message
 from recipes.manifest import (
     Manifest,
     PhaseRecord,
+    file_hash,
     git_info,
     hardware,
     launch_env,
     now,
     read_peak_rss,
     read_phase_results,
-    sha256_file,
     versions,
 )
 from recipes.paths import REPO_ROOT
 from recipes.recipe import PhasePlan, Recipe
 from recipes.rundir import RESOLVED, RunInfo, last_checkpoint
 from recipes.validate import dataset_files
-from recipes.yamlio import dump, write_atomic
+from recipes.yamlio import dump
 
 #: Environment every training process gets: nothing is downloaded from a hub.
 OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
@@ -70,14 +71,14 @@ def new_manifest(recipe: Recipe, plans: list[PhasePlan], launch: LaunchPlan, hw:
     datasets: dict[str, Any] = {}
     for plan in plans:
         for name, files in dataset_files(plan.args).items():
-            datasets.setdefault(name, [sha256_file(f) for f in files if f.is_file()])
+            datasets.setdefault(name, [file_hash(f) for f in files if f.is_file()])
     return Manifest(
         run_name=recipe.run_dir().name,
         run_dir=str(recipe.run_dir()),
         recipe=recipe.name,
         recipe_file=str(recipe.path),
         description=recipe.description,
-        recipe_sources=[sha256_file(s) for s in recipe.sources],
+        recipe_sources=[file_hash(s) for s in recipe.sources],
         overrides=recipe.overrides,
         started_at=now(),
         command=command,

@@ -11,7 +11,8 @@ import os
 import shlex
 import sys
 
-from recipes.errors import RecipeError, RecipeValidationError
+from foundation.cli import cli_main
+from recipes.errors import RecipeValidationError
 from recipes.recipe import load_recipe
 from recipes.yamlio import dump
 
@@ -70,14 +71,11 @@ def run(opts: argparse.Namespace, argv: list[str]) -> int:
     return 0
 
 
+@cli_main
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     opts = build_parser().parse_args(argv)
-    try:
-        return run(opts, argv)
-    except RecipeError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    return run(opts, argv)
 
 
 if __name__ == "__main__":

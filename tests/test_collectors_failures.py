@@ -7,6 +7,7 @@ for a wrong or missing key and 404 for an unknown model, as real endpoints do.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import socket
 import subprocess
@@ -160,7 +161,7 @@ def test_a_feasible_model_is_skipped_and_reported_not_counted(shared_data, tmp_p
     assert ids(out) == ["itest6"]  # nothing is written for the feasible one
     assert result.summary["skipped"] == {"feasible_at_reset": ["afiro"]}
     assert result.summary["problems"] == 1 and result.summary["this_run"]["skipped"] == 1
-    assert "| feasible_at_reset | 1 |" in result.table
+    assert "| feasible_at_reset | 1 |" in re.sub(" +", " ", result.table)
     # the teacher skips it too, without a single call
     with LoopbackServer(drop_first_responder()) as srv:
         cfg = LLMConfig(base_url=srv.base_url, model="m", api_key=KEY)

@@ -48,7 +48,7 @@ def _sha(path: Path) -> str:
 def _headline_rows(report: str) -> dict[str, list[str]]:
     """The rows of the first table (the one whose header starts with 'evaluation')."""
     lines = report.splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith("| evaluation |"))
+    start = next(i for i, line in enumerate(lines) if line.startswith("| evaluation "))
     rows = {}
     for line in lines[start + 2 :]:
         if not line.startswith("|"):

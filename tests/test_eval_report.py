@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 
 import yaml
 from eval_problems import write_hand_set
@@ -39,7 +40,7 @@ def test_ablation_table_columns_are_recipe_differences(tmp_path, capsys):
     text = out.read_text()
     # only the learning rate differs (output_dir always does, so it is not an ablation column)
     assert "Recipe keys that differ between the runs: `learning_rate`." in text
-    header = next(line for line in text.splitlines() if line.startswith("| run |"))
+    header = next(line for line in re.sub(" +", " ", text).splitlines() if line.startswith("| run |"))
     assert header.startswith("| run | policy | learning_rate | n | rr@5 |")
     with (tmp_path / "ablation.csv").open() as fh:
         rows = list(csv.DictReader(fh))
@@ -71,5 +72,5 @@ def test_baselines_without_a_recipe_add_no_columns(tmp_path):
         write_outputs(res, out)
     out = tmp_path / "ablation.md"
     assert main([str(run), str(baseline), "--out", str(out)]) == 0
-    header = next(line for line in out.read_text().splitlines() if line.startswith("| run |"))
+    header = next(line for line in re.sub(" +", " ", out.read_text()).splitlines() if line.startswith("| run |"))
     assert header.startswith("| run | policy | n | rr@5 |")

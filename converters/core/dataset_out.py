@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -18,8 +17,9 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from converters.core.files import dataset_lock, publish_mode
+from converters.core.files import dataset_lock
 from converters.core.registry import register_datasets, relative_file_name, unregister_datasets
+from foundation.atomic import atomic_write_with
 
 SPLITS = ("train", "val")
 
@@ -31,19 +31,6 @@ def dataset_dir(root: str | os.PathLike[str], name: str) -> Path:
 
 def registered_name(name: str, split: str) -> str:
     return f"{name}_{split}"
-
-
-def _atomic(path: Path, write: Callable[[Path], None]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        publish_mode(tmp, path)  # not mkstemp's 0600: training may run as another user
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_jsonl(path: Path, rows: Iterable[Mapping[str, Any]]) -> int:
@@ -59,14 +46,14 @@ def write_jsonl(path: Path, rows: Iterable[Mapping[str, Any]]) -> int:
             fh.flush()
             os.fsync(fh.fileno())
 
-    _atomic(path, _write)
+    atomic_write_with(path, _write)
     return count
 
 
 def write_parquet(path: Path, rows: list[dict[str, Any]] | pa.Table, *, row_group_size: int = 4096) -> int:
     """Rows (or a table) as parquet, atomically; returns the row count."""
     table = rows if isinstance(rows, pa.Table) else pa.Table.from_pylist(rows)
-    _atomic(path, lambda tmp: pq.write_table(table, tmp, row_group_size=row_group_size))
+    atomic_write_with(path, lambda tmp: pq.write_table(table, tmp, row_group_size=row_group_size))
     return table.num_rows
 
 
@@ -74,7 +61,7 @@ def write_json(path: Path, data: Mapping[str, Any]) -> None:
     def _write(tmp: Path) -> None:
         tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
-    _atomic(path, _write)
+    atomic_write_with(path, _write)
 
 
 def publish_splits(root: str | os.PathLike[str], name: str, splits: Mapping[str, list[dict[str, Any]]],

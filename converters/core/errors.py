@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from ordebug.errors import OrDebugError
+from foundation.errors import ToolkitError
 
 
-class ConvertError(OrDebugError):
+class ConvertError(ToolkitError):
     """Input data cannot be converted (malformed line, missing field, unknown schema, nothing left)."""
 
 

@@ -1,8 +1,8 @@
 """File modes and the per-dataset lock of the converters' writers.
 
 Modes: ``tempfile.mkstemp``/``mkdtemp`` create 0600 files and 0700 directories; renamed into
-place they would lock out a training job run by another user. :func:`publish_mode` gives the
-temporary the mode the target already has, or the one the umask gives a new file or directory.
+place they would lock out a training job run by another user. ``foundation.atomic.publish_mode``
+gives the temporary the mode the target already has, or the one the umask gives a new one.
 
 Lock: two converts of one dataset name at once would both write ``data/<name>/`` and both
 register it, the last silently winning. :func:`dataset_lock` holds ``data/.<name>.lock``
@@ -13,29 +13,12 @@ from __future__ import annotations
 
 import fcntl
 import os
-import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from converters.core.errors import ConvertError
-
-
-def current_umask() -> int:
-    # os.umask only reads by setting; restore it at once (converters are single-threaded here)
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def publish_mode(tmp: str | os.PathLike[str], final: str | os.PathLike[str]) -> None:
-    """Give ``tmp`` (about to replace ``final``) the mode of ``final``, or the umask's for a new one."""
-    try:
-        mode = stat.S_IMODE(os.stat(final).st_mode)
-    except FileNotFoundError:
-        full = 0o777 if os.path.isdir(tmp) else 0o666
-        mode = full & ~current_umask()
-    os.chmod(tmp, mode)
+from foundation.atomic import current_umask, publish_mode  # noqa: F401  (one definition: foundation.atomic)
 
 
 @contextmanager

@@ -15,14 +15,13 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from converters.core.errors import RegistryError
-from converters.core.files import publish_mode
+from foundation.atomic import write_json_atomic
 
 DATASET_INFO = "dataset_info.json"
 
@@ -205,21 +204,6 @@ def _locked(root: str | os.PathLike[str]) -> Iterator[None]:
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
-def _write_atomic(path: Path, data: Mapping[str, Any]) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        publish_mode(tmp, path)  # not mkstemp's 0600: training may run as another user
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2, ensure_ascii=False)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def register_datasets(
     entries: Mapping[str, Mapping[str, Any]],
     *,
@@ -251,7 +235,7 @@ def register_datasets(
                 "added" if name not in info else ("unchanged" if info[name] == entry else "replaced")
             )
             info[name] = entry
-        _write_atomic(path, info)
+        write_json_atomic(path, info)
     return changes
 
 
@@ -264,5 +248,5 @@ def unregister_datasets(names: Iterable[str], *, root: str | os.PathLike[str] = 
         if removed:
             for n in removed:
                 del info[n]
-            _write_atomic(path, info)
+            write_json_atomic(path, info)
     return removed

@@ -5,10 +5,10 @@ Each is one readable line naming the file, line or key and the fix; the CLIs pri
 
 from __future__ import annotations
 
-from ordebug.errors import OrDebugError
+from converters.core.errors import ConvertError
 
 
-class WorkloadError(OrDebugError):
+class WorkloadError(ConvertError):
     """Base of the workload converters' errors."""
 
 

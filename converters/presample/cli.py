@@ -43,7 +43,7 @@ from converters.core.registry import alpaca_entry
 from converters.core.workload_errors import PresampleError
 from converters.presample.langfilter import LanguageFilter, looks_like_locale
 from converters.presample.sampling import METHODS, Row, Source, auto_batch_rows, open_sources
-from ordebug.errors import OrDebugError
+from foundation.cli import cli_main
 
 GUESSES: dict[str, tuple[str, ...]] = {
     "question": ("question", "prompt", "instruction", "problem", "query", "input"),
@@ -238,13 +238,10 @@ def presample(args: argparse.Namespace) -> dict[str, Any]:
     return card
 
 
+@cli_main
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        card = presample(args)
-    except OrDebugError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    card = presample(args)
     s = card["sampling"]
     short = " (fewer rows pass than requested)" if card["n_written"] < card["n_requested"] else ""
     print(f"{card['name']}_train: {card['n_written']} rows{short} from {s['total_rows']} "

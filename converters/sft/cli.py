@@ -18,7 +18,8 @@ from pathlib import Path
 from converters.sft.grounding_report import grounding_line
 from converters.sft.mix import parse_assignments
 from converters.sft.pipeline import ConvertOptions, convert
-from ordebug.errors import OrDebugError
+from foundation.cli import cli_main
+from ordebug.layouts import LAYOUTS
 
 
 def _csv(values: Sequence[str] | None) -> list[str]:
@@ -82,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     sel = p.add_argument_group("what becomes a sample")
     sel.add_argument(
         "--layout",
-        choices=["legacy", "rich"],
+        choices=LAYOUTS,
         default=None,
         help="observation layout; trajectories collected in another one are re-rendered from "
         "Step.state (default: the inputs' own layout)",
@@ -158,41 +159,38 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+@cli_main
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        opts = ConvertOptions(
-            inputs=args.inputs,
-            name=args.name,
-            format=args.format,
-            file_format=args.file_format,
-            val=args.val,
-            test=args.test,
-            seed=args.seed,
-            layout=args.layout,
-            keep_failures=args.keep_failures,
-            skip_bad_lines=args.skip_bad_lines,
-            length_check=args.length_check,
-            cutoff=args.cutoff,
-            drop_over_cutoff=args.drop_over_cutoff,
-            length_sample=args.length_sample,
-            template=args.template,
-            tokenizer_dir=args.tokenizer_dir,
-            holdout_types=_csv(args.holdout_type),
-            holdout_families=_csv(args.holdout_family),
-            weights=parse_assignments(args.mix or [], "--mix", integer=False),
-            caps=parse_assignments(args.cap or [], "--cap", integer=True),
-            canonical_actions=args.canonical_actions,
-            require_grounded=args.require_grounded,
-            root=args.root,
-            update_registry=args.register,
-            progress=not args.quiet,
-            command=["python", "-m", "converters.sft", *(argv or sys.argv[1:])],
-        )
-        card = convert(opts)
-    except OrDebugError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    opts = ConvertOptions(
+        inputs=args.inputs,
+        name=args.name,
+        format=args.format,
+        file_format=args.file_format,
+        val=args.val,
+        test=args.test,
+        seed=args.seed,
+        layout=args.layout,
+        keep_failures=args.keep_failures,
+        skip_bad_lines=args.skip_bad_lines,
+        length_check=args.length_check,
+        cutoff=args.cutoff,
+        drop_over_cutoff=args.drop_over_cutoff,
+        length_sample=args.length_sample,
+        template=args.template,
+        tokenizer_dir=args.tokenizer_dir,
+        holdout_types=_csv(args.holdout_type),
+        holdout_families=_csv(args.holdout_family),
+        weights=parse_assignments(args.mix or [], "--mix", integer=False),
+        caps=parse_assignments(args.cap or [], "--cap", integer=True),
+        canonical_actions=args.canonical_actions,
+        require_grounded=args.require_grounded,
+        root=args.root,
+        update_registry=args.register,
+        progress=not args.quiet,
+        command=["python", "-m", "converters.sft", *(argv or sys.argv[1:])],
+    )
+    card = convert(opts)
     print(summary(card))
     return 0
 

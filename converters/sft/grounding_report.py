@@ -28,7 +28,8 @@ from converters.core.samples import Sample
 from converters.sft.grounding import Grounding, check_grounding
 from converters.sft.sources import LEGACY_SOURCE, ReadStats, detect_kind, read_alpaca, read_messages
 from converters.sft.trajectories import read_trajectories
-from ordebug.errors import OrDebugError
+from foundation.cli import cli_main
+from foundation.tables import markdown_table
 from ordebug.prompts import system_prompt
 
 #: Below this share of fully grounded samples the card and the console print a warning.
@@ -182,15 +183,13 @@ def markdown(summary: dict[str, Any]) -> list[str]:
     ]
     if summary.get("warning"):
         out += [f"**Warning:** {summary['warning']}.", ""]
-    out += [
-        "| source | samples | fully grounded | numbers | grounded | names | grounded |",
-        "|---|---:|---:|---:|---:|---:|---:|",
-    ]
-    for key, c in [*summary["by_source"].items(), ("**all**", summary)]:
-        out.append(
-            f"| {key} | {c['samples_total']} | {_pct(c['samples_grounded_share'])} | {c['numbers_total']} "
-            f"| {_pct(c['numbers_grounded_share'])} | {c['names_total']} | {_pct(c['names_grounded_share'])} |"
-        )
+    rows = [
+        [key, c["samples_total"], _pct(c["samples_grounded_share"]), c["numbers_total"],
+         _pct(c["numbers_grounded_share"]), c["names_total"], _pct(c["names_grounded_share"])]
+        for key, c in [*summary["by_source"].items(), ("**all**", summary)]
+    ]  # fmt: skip
+    header = ["source", "samples", "fully grounded", "numbers", "grounded", "names", "grounded"]
+    out += markdown_table(header, rows, align="lrrrrrr")
     out += ["", f"Dropped as ungrounded (`--require-grounded`): {summary['dropped_ungrounded']}.", ""]
     if summary["examples"]:
         out += ["Ungrounded examples:", ""]
@@ -232,16 +231,13 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+@cli_main
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     tally = Tally(examples_max=args.examples)
-    try:
-        for path in args.files:
-            for sample in read_samples(path, keep_failures=args.keep_failures):
-                tally.add(sample, ground(sample))
-    except OrDebugError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    for path in args.files:
+        for sample in read_samples(path, keep_failures=args.keep_failures):
+            tally.add(sample, ground(sample))
     summary = tally.as_dict()
     print(table(summary, f"by_{args.by}"))
     print(grounding_line(summary).lstrip())

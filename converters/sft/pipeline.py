@@ -37,9 +37,11 @@ from converters.sft.mix import dedup, repeat_train, select
 from converters.sft.sources import LEGACY_SOURCE, ReadStats, detect_kind, read_alpaca, read_messages
 from converters.sft.targets import unknown_target
 from converters.sft.trajectories import read_trajectories
-from converters.sft.writer import sha256_file, staged_dir, write_split
+from converters.sft.writer import staged_dir, write_split
+from foundation.hashing import sha256_file
 from ordebug.actions import parse_action
 from ordebug.answer import ACTION_PREFIX
+from ordebug.layouts import Layout
 from ordebug.prompts import system_prompt
 
 DEFAULT_INPUT_GLOB = "trajectories/*.jsonl"
@@ -58,7 +60,7 @@ class ConvertOptions(BaseModel):
     val: float = 0.1
     test: float = 0.1
     seed: int = 0
-    layout: Literal["legacy", "rich"] | None = None
+    layout: Layout | None = None
     keep_failures: bool = False
     skip_bad_lines: bool = False
     length_check: bool = True

@@ -16,8 +16,9 @@ from json.encoder import encode_basestring  # type: ignore[attr-defined]  # the 
 from pathlib import Path
 from typing import Any, Literal
 
-from converters.core.files import publish_mode
 from converters.core.samples import META_KEYS, Sample
+from foundation.atomic import publish_mode
+from foundation.hashing import sha256_file
 
 Format = Literal["alpaca", "sharegpt"]
 FileFormat = Literal["jsonl", "parquet"]
@@ -43,14 +44,6 @@ def write_parquet(path: Path, rows: Iterable[dict[str, Any]]) -> None:
     import pyarrow.parquet as pq
 
     pq.write_table(pa.Table.from_pylist(list(rows)), path)
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def jsonl_lines(samples: Iterable[Sample], fmt: Format) -> Iterator[str]:

@@ -49,7 +49,7 @@ from converters.core.registry import messages_entry
 from converters.core.workload_errors import TraceInputError
 from converters.tool_traces.events import Action, Event, RunLog, action_of, find_runs, read_run
 from converters.tool_traces.schema import DEFAULT_TOOLS_PATH, Tools, canonical_call, check_args, load_tools
-from ordebug.errors import OrDebugError
+from foundation.cli import cli_main
 
 DEFAULT_BAD_ARGS = (
     r"(?i)(missing|required|invalid|unexpected|unknown|bad)\s+(keyword\s+)?(argument|arg|parameter|param)s?"
@@ -294,40 +294,37 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+@cli_main
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        for item in args.inputs:
-            if not item.exists():
-                raise TraceInputError("does not exist", where=str(item), fix="pass a directory of trace logs")
-        tools = load_tools(args.tools)
-        opts = Options(max_chars=args.max_chars, include_failed_runs=args.include_failed_runs,
-                       recovery=args.recovery, drop_failed_calls=args.drop_failed_calls,
-                       max_history=args.max_history, bad_args_regex=args.bad_args_regex)
-        samples, report = convert(args.inputs, tools, opts)
-        if not samples:
-            raise TraceInputError(
-                f"no usable tool calls in {report.runs} run files (dropped: {dict(report.dropped)})",
-                where=" ".join(str(i) for i in args.inputs),
-                fix="check the event schema in converters/tool_traces/events.py, or --include-failed-runs")
-        forced = [t.strip() for t in args.val_tasks.split(",") if t.strip()]
-        assign = split_groups((s["task_id"] for s in samples), args.val, args.seed, forced_val=forced)
-        splits: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for s in samples:
-            splits[assign[s["task_id"]]].append(s)
-        counts = publish_splits(args.root, args.name, splits, fmt="jsonl", entry_for=messages_entry)
-        tasks = {sp: sorted({s["task_id"] for s in rows}) for sp, rows in splits.items()}
-        write_json(dataset_dir(args.root, args.name) / "card.json", {
-            "name": args.name, "kind": "tool_calls", "format": "sharegpt", "multi_turn": True,
-            "train_hint": "mask_history: true (loss on the last assistant turn: the target call)",
-            "tools_file": str(args.tools or DEFAULT_TOOLS_PATH), "tools": sorted(tools),
-            "options": vars(opts), "datasets": counts,
-            "splits": {sp: {"rows": len(splits[sp]), "task_ids": tasks.get(sp, [])} for sp in ("train", "val")},
-            "report": report.as_dict()})
-        print_report(report, counts, tasks)
-    except OrDebugError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    for item in args.inputs:
+        if not item.exists():
+            raise TraceInputError("does not exist", where=str(item), fix="pass a directory of trace logs")
+    tools = load_tools(args.tools)
+    opts = Options(max_chars=args.max_chars, include_failed_runs=args.include_failed_runs,
+                   recovery=args.recovery, drop_failed_calls=args.drop_failed_calls,
+                   max_history=args.max_history, bad_args_regex=args.bad_args_regex)
+    samples, report = convert(args.inputs, tools, opts)
+    if not samples:
+        raise TraceInputError(
+            f"no usable tool calls in {report.runs} run files (dropped: {dict(report.dropped)})",
+            where=" ".join(str(i) for i in args.inputs),
+            fix="check the event schema in converters/tool_traces/events.py, or --include-failed-runs")
+    forced = [t.strip() for t in args.val_tasks.split(",") if t.strip()]
+    assign = split_groups((s["task_id"] for s in samples), args.val, args.seed, forced_val=forced)
+    splits: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for s in samples:
+        splits[assign[s["task_id"]]].append(s)
+    counts = publish_splits(args.root, args.name, splits, fmt="jsonl", entry_for=messages_entry)
+    tasks = {sp: sorted({s["task_id"] for s in rows}) for sp, rows in splits.items()}
+    write_json(dataset_dir(args.root, args.name) / "card.json", {
+        "name": args.name, "kind": "tool_calls", "format": "sharegpt", "multi_turn": True,
+        "train_hint": "mask_history: true (loss on the last assistant turn: the target call)",
+        "tools_file": str(args.tools or DEFAULT_TOOLS_PATH), "tools": sorted(tools),
+        "options": vars(opts), "datasets": counts,
+        "splits": {sp: {"rows": len(splits[sp]), "task_ids": tasks.get(sp, [])} for sp in ("train", "val")},
+        "report": report.as_dict()})
+    print_report(report, counts, tasks)
     return 0
 
 

