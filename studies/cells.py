@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from foundation.hashing import sha256_file
 from recipes.errors import Problem, RecipeError
-from recipes.manifest import sha256_file
 from recipes.recipe import Recipe, load_recipe
 from recipes.rundir import RESOLVED, RunState, inspect_run_dir, read_manifest
 from recipes.validate import dataset_files
@@ -74,7 +74,7 @@ def problems_sha256(path: Path) -> str:
     files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
     for f in files:
         digest.update(str(f.relative_to(path) if f != path else f.name).encode() + b"\0")
-        digest.update(sha256_file(f).sha256.encode())
+        digest.update(sha256_file(f).encode())
     return digest.hexdigest()
 
 
@@ -83,7 +83,7 @@ def data_hashes(recipe: Recipe) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for plan in recipe.phase_plans():
         for name, files in dataset_files(plan.args).items():
-            out.setdefault(name, [sha256_file(f).sha256 for f in files if f.is_file()])
+            out.setdefault(name, [sha256_file(f) for f in files if f.is_file()])
     return out
 
 

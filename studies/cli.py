@@ -12,10 +12,9 @@ import os
 import sys
 from collections.abc import Sequence
 
-from ordebug.errors import OrDebugError
-from recipes.errors import RecipeError
+from foundation.cli import cli_main
 from studies.cells import Cell, plan_cells
-from studies.errors import StudyError, StudyValidationError
+from studies.errors import StudyValidationError
 from studies.spec import Study, read_study
 
 EPILOG = """examples:
@@ -92,13 +91,9 @@ def run(opts: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+@cli_main
 def main(argv: list[str] | None = None) -> int:
-    opts = build_parser().parse_args(argv)
-    try:
-        return run(opts)
-    except (StudyError, RecipeError, OrDebugError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    return run(build_parser().parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -18,10 +18,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from eval.paired import PairedStat, compare_results
-from eval.provenance import write_atomic
 from eval.report import Evaluation, flatten, load_evaluation, recipe_diff
-from eval.report_md import cell as md_cell
 from eval.report_md import fmt
+from foundation.atomic import write_atomic
+from foundation.tables import markdown_table
 from studies.cells import Cell
 from studies.spec import Study
 
@@ -87,14 +87,14 @@ def markdown(study: Study, comps: list[VariantComparison], failed: list[str]) ->
             continue
         keys = "; ".join(f"`{k}`" for k in comp.keys) or "none (the resolved recipes are equal)"
         lines += [f"Recipe keys that differ: {keys}. Seeds: {', '.join(map(str, comp.seeds))}.", ""]
-        lines += ["| " + " | ".join(header) + " |", "|" + "---|" * 2 + "---:|" * (len(header) - 3) + ":-:|"]
+        rows = []
         for s in comp.stats:
             arrow = "↑" if s.higher_is_better else "↓"
             row = [comp.name, f"{s.metric} {arrow}", fmt(s.baseline), fmt(s.variant), _signed(s.diff), _ci(s.ci),
                    _ci(s.unpaired_ci), f"{s.wins_variant}/{s.wins_baseline}/{s.ties}", str(s.n_pairs),
                    "✱" if s.significant else ""]
-            lines.append("| " + " | ".join(md_cell(c) for c in row) + " |")
-        lines.append("")
+            rows.append(row)
+        lines += [*markdown_table(header, rows, align="ll" + "r" * (len(header) - 3) + "c"), ""]
     if failed:
         lines += ["## Failed cells", "", *[f"- {f}" for f in failed], ""]
     lines += ["## Sources", ""]

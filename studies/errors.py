@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from foundation.errors import ToolkitError
 from recipes.errors import Problem
 
 
-class StudyError(Exception):
+class StudyError(ToolkitError):
     """Base class: a study file or a study run cannot go on; the message says the fix."""
+
+    ONE_LINE = False  # a validation error lists every problem, one per line
 
 
 class StudyNotFoundError(StudyError):

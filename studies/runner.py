@@ -21,8 +21,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from foundation.atomic import write_atomic
 from recipes.paths import REPO_ROOT
-from recipes.yamlio import write_atomic
 from studies.cells import EVAL_STAMP, Cell, eval_key, problems_sha256
 from studies.errors import StudyError
 from studies.spec import Study
