@@ -91,7 +91,9 @@ def live_templates() -> list[str]:
     """LLaMA-Factory's own template names (the project's qwen3_think is not among them until registered)."""
     from llamafactory.data.template import TEMPLATES
 
-    return sorted(TEMPLATES)
+    from recipes.template import NAME  # registered by this project in-process: not LLaMA-Factory's
+
+    return sorted(t for t in TEMPLATES if t != NAME)
 
 
 def build() -> dict[str, Any]:
