@@ -76,9 +76,11 @@ def test_quick_demo_end_to_end(tmp_path: Path, repo_root: Path) -> None:
         "the demo changed the repository's dataset_info.json"
     )
 
-    # numbered steps with elapsed time, and where the report is
-    headers = re.findall(r"^=== \[(\d)/7\] .*\(elapsed \d+:\d\d\)$", proc.stdout, flags=re.MULTILINE)
-    assert headers == [str(i) for i in range(1, 8)]
+    # numbered steps with the elapsed time and the steps left, and where the report is
+    headers = re.findall(
+        r"^=== \[(\d)/7\] .*\(elapsed \d+:\d\d, (\d) of 7 steps left\)$", proc.stdout, flags=re.MULTILINE
+    )
+    assert headers == [(str(i), str(8 - i)) for i in range(1, 8)]
     assert proc.stdout.rstrip().endswith(f"open {out / 'REPORT.md'}")
 
     # artefacts
