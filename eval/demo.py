@@ -1,17 +1,17 @@
 """`python -m eval.demo` (`make demo`): the whole chain on the CPU, as the CLIs a user types.
 
-1. build the tiny Qwen3-architecture model (recipes.tiny_model; kept when already built)
+1. build the demo-shaped tiny Qwen3 model (recipes.tiny_model --shape demo; kept when already built)
 2. generate a small benchmark of every error type (ordebug.generate, fixed seed)
 3. collect trajectories with the heuristic and oracle agents (collectors)
 4. convert them with problem-grouped train/val/test splits (converters.sft --root DIR)
-5. train tiny_cpu_sft on the CPU (recipes.train --override dataset_dir=DIR output_dir=DIR/runs/tiny)
+5. train demo_cpu_sft on the CPU (recipes.train --override dataset_dir=DIR output_dir=DIR/runs/tiny)
 6. evaluate on the held-out test problems: the untrained model (eval --base-model), the trained one
    (eval --run) and the baselines (eval --policy heuristic|drop_first|oracle)
 7. report: eval.report over the evaluations, and DIR/REPORT.md with the headline and plots
 
 Each step is a subprocess of ``sys.executable -m ...`` with its output streamed (progress bars
 show), so the demo is exactly what a user would type. Everything it writes is under ``--out``
-(default ``demo/``, git-ignored) plus ``models/tiny-qwen3``; the repository's own
+(default ``demo/``, git-ignored) plus ``models/tiny-qwen3-demo``; the repository's own
 ``dataset_info.json`` is never touched (the converter writes ``DIR/dataset_info.json``).
 
 A rerun starts over: every step runs again and replaces its own outputs (each CLI's overwrite
@@ -37,7 +37,9 @@ from eval.demo_report import EVALUATIONS, shown, write_demo_report
 from eval.run_dir import repo_root
 
 DATASET = "ordebug"
-TINY_MODEL = "models/tiny-qwen3"
+RECIPE = "demo_cpu_sft"
+TRAIN_MIX = ("--mix", "heuristic=0")  # converters.sft: keep none of the heuristic's samples
+TINY_MODEL = "models/tiny-qwen3-demo"  # recipes.tiny_model --shape demo; the recipe's model_name_or_path
 
 
 @dataclass(frozen=True)
@@ -47,19 +49,19 @@ class Size:
     n: int  # problems generated (split evenly over the 9 error types)
     val: float
     test: float
-    train_steps: int  # optimizer steps of tiny_cpu_sft
+    train_steps: int  # optimizer steps of demo_cpu_sft
     batch: int  # per_device_train_batch_size
     max_steps: int  # episode step limit of every evaluation (the same for all policies)
     max_new_tokens: int  # completion cap per step of the two model evaluations
 
 
 # Full: 90 problems -> 17 held-out test problems (the converter's grouped split, seed 0).
-# Training: on 2 cores the 152K-token LM head over every position costs the same per sample
-# whatever the batch, and for this 64-wide model more, smaller updates teach the format sooner
-# than the recipe's 60 steps of 8 (measured: loss 3.7 after 60 steps of 4, 2.7 after 150 of 2,
-# ~1.6 after 240 of 2). An untrained model writes max_new_tokens on every step, so max_steps x
-# max_new_tokens bounds its evaluation; 384 tokens hold 95% of the training answers.
-FULL = Size(n=90, val=0.1, test=0.2, train_steps=240, batch=2, max_steps=5, max_new_tokens=384)
+# Training (measurements in docs/demo.md): on 2 cores the 152K-token LM head over every position
+# is most of the cost, so the demo shape (4 layers of width 64) trains at about the cost of the
+# 2-layer tiny model, and 200 steps of 2 samples fit the time. An untrained model writes
+# max_new_tokens on every step, so max_steps x max_new_tokens bounds its evaluation; 384 tokens
+# hold every oracle answer (and 95% of the heuristic's).
+FULL = Size(n=90, val=0.1, test=0.2, train_steps=200, batch=2, max_steps=5, max_new_tokens=384)
 QUICK = Size(n=18, val=0.1, test=0.25, train_steps=4, batch=2, max_steps=2, max_new_tokens=48)
 
 
@@ -137,16 +139,12 @@ def build_steps(out: Path, size: Size) -> list[Step]:
     train = [
         "recipes.train",
         "--recipe",
-        "tiny_cpu_sft",
+        RECIPE,
         "--override",
         f"dataset_dir={o}",
         f"output_dir={run}",
         f"max_steps={size.train_steps}",
         f"per_device_train_batch_size={size.batch}",
-        "gradient_accumulation_steps=1",  # the recipe accumulates 8 (its memory note); the demo's steps are its own
-        # a 2-layer model has nothing worth recomputing; the demo reruns from scratch, so no checkpoints
-        "disable_gradient_checkpointing=true",
-        "save_strategy=no",
         f"logging_steps={max(1, min(5, size.train_steps // 4))}",
     ]
     episode = ["--problems", f"{o}/heldout", "--max-steps", str(size.max_steps)]
@@ -159,7 +157,7 @@ def build_steps(out: Path, size: Size) -> list[Step]:
     # One torch thread for generation: token-by-token decoding of a 64-wide model is all overhead,
     # and a second thread only contends with the solver and with other work on a 2-core machine.
     return [
-        Step("build the tiny model", [py("recipes.tiny_model")]),
+        Step("build the tiny model", [py("recipes.tiny_model", "--shape", "demo")]),
         Step(
             "generate a benchmark",
             [
@@ -214,13 +212,18 @@ def build_steps(out: Path, size: Size) -> list[Step]:
                     str(size.test),
                     "--seed",
                     "0",
+                    # Train on one teacher: the oracle's answers are shorter (median 115 tokens on an
+                    # infeasible model against the heuristic's 224) and give one text per observation;
+                    # trained on both, the earlier demo closed <think> in 3 answers of 73 (docs/demo.md).
+                    # The heuristic stays a baseline below.
+                    *TRAIN_MIX,
                 )
             ],
             done=lambda: (out / "heldout" / "dataset.json").is_file(),
             after=lambda: write_heldout_set(out),
         ),
         Step(
-            "train tiny_cpu_sft on the CPU",
+            f"train {RECIPE} on the CPU",
             [py(*train, "--overwrite")],
             done=lambda: run_finished(out / "runs" / "tiny"),
         ),
@@ -245,7 +248,9 @@ def build_steps(out: Path, size: Size) -> list[Step]:
 
 
 def run_step(i: int, n: int, step: Step, t0: float, keep: bool) -> None:
-    print(f"\n=== [{i}/{n}] {step.title}  (elapsed {elapsed(t0)})", flush=True)
+    # the progress line: where the demo is, how long it has run, how much is left (training and
+    # evaluation then stream their own bars with steps done/total and the time left)
+    print(f"\n=== [{i}/{n}] {step.title}  (elapsed {elapsed(t0)}, {n - i + 1} of {n} steps left)", flush=True)
     if keep and step.done():
         print("kept: its outputs are already there (--keep)", flush=True)
         return
@@ -271,7 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m eval.demo",
         description="The whole OR-Debug SFT chain on the CPU: tiny model, benchmark, heuristic and oracle "
-        "trajectories, grouped splits, tiny_cpu_sft training, evaluation of the untrained and trained model "
+        "trajectories, grouped splits, demo_cpu_sft training, evaluation of the untrained and trained model "
         "and the baselines on held-out problems, and a report with plots (DIR/REPORT.md).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )

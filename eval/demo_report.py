@@ -25,8 +25,8 @@ from foundation.tables import markdown_table
 EVALUATIONS = ("untrained", "trained", "heuristic", "drop_first", "oracle")
 WHAT = {
     "untrained": "tiny model before fine-tuning (random weights)",
-    "trained": "tiny model after fine-tuning (tiny_cpu_sft)",
-    "heuristic": "baseline: the heuristic agent that wrote half the training data",
+    "trained": "tiny model after fine-tuning (demo_cpu_sft)",
+    "heuristic": "baseline: the heuristic agent (collected, not trained on; see docs/demo.md)",
     "drop_first": "baseline: the legacy teacher (drop the first IIS constraint)",
     "oracle": "baseline: minimal repair by feasRelax (privileged: reads the model)",
 }
@@ -168,11 +168,34 @@ def _training_facts(out: Path) -> dict[str, Any]:
         "train_steps": state.get("global_step"),
         "batch": recipe.get("per_device_train_batch_size"),
         "epochs": metrics.get("epoch"),
+        "model": recipe.get("model_name_or_path"),
+        "grounding": grounding_line(card),
     }
 
 
-def _model_facts() -> tuple[str, str]:
-    stamp = load_json(repo_root() / "models" / "tiny-qwen3" / "tiny_model.json")
+def _share(value: Any) -> str:
+    return f"{value:.1%}" if isinstance(value, (int, float)) else "?"
+
+
+def grounding_line(card: dict[str, Any]) -> str:
+    """The dataset card's grounding summary in one line (cards written before the grounding check
+    have no `grounding` section, and the line says so rather than guessing)."""
+    g = card.get("grounding")
+    if not isinstance(g, dict):
+        return "grounding: not reported by this card"
+    line = (
+        f"grounding: numbers {_share(g.get('numbers_grounded_share'))} "
+        f"({g.get('numbers_grounded', '?')}/{g.get('numbers_total', '?')}), samples fully grounded "
+        f"{_share(g.get('samples_grounded_share'))} ({g.get('samples_grounded', '?')}/{g.get('samples_total', '?')})"
+    )
+    if g.get("warning"):
+        line += f"; warning: {g['warning']}"
+    return line
+
+
+def _model_facts(model: str | None) -> tuple[str, str]:
+    """Size and shape of the model the run trained (its recipe's model_name_or_path)."""
+    stamp = load_json(repo_root() / (model or "models/tiny-qwen3") / "tiny_model.json")
     cfg = stamp.get("config") or {}
     params = stamp.get("parameters")
     size = f"{params / 1e6:.1f}M-parameter" if params else "tiny"
@@ -194,7 +217,7 @@ def write_demo_report(
     before = results["untrained"].get("summary") or {}
     after = results["trained"].get("summary") or {}
     facts = _training_facts(out)
-    model_size, model_shape = _model_facts()
+    model_size, model_shape = _model_facts(facts["model"])
     n_bench, types = _bench_facts(out)
     n_test = after.get("n")
     plot = headline_plot(results, out / "headline.png")
@@ -272,6 +295,7 @@ def write_demo_report(
     for split, (samples, problems) in facts["splits"].items():
         lines.append(f"  - {split}: {samples} samples from {problems} problems")
     lines += [
+        f"- Dataset card (`{_rel(out, 'data/ordebug/card.json')}`): {facts['grounding']}.",
         (
             f"- Held-out problems: the test split, copied to `{_rel(out, 'heldout')}` so every policy plays exactly "
             "the same ones."

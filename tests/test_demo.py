@@ -76,9 +76,11 @@ def test_quick_demo_end_to_end(tmp_path: Path, repo_root: Path) -> None:
         "the demo changed the repository's dataset_info.json"
     )
 
-    # numbered steps with elapsed time, and where the report is
-    headers = re.findall(r"^=== \[(\d)/7\] .*\(elapsed \d+:\d\d\)$", proc.stdout, flags=re.MULTILINE)
-    assert headers == [str(i) for i in range(1, 8)]
+    # numbered steps with the elapsed time and the steps left, and where the report is
+    headers = re.findall(
+        r"^=== \[(\d)/7\] .*\(elapsed \d+:\d\d, (\d) of 7 steps left\)$", proc.stdout, flags=re.MULTILINE
+    )
+    assert headers == [(str(i), str(8 - i)) for i in range(1, 8)]
     assert proc.stdout.rstrip().endswith(f"open {out / 'REPORT.md'}")
 
     # artefacts
@@ -99,8 +101,8 @@ def test_quick_demo_end_to_end(tmp_path: Path, repo_root: Path) -> None:
     assert not train_ids & set(test_ids)
 
     # the untrained row is the base model played through --base-model; the trained row is the run
-    assert results["untrained"]["policy"] == "base:tiny-qwen3"
-    assert results["untrained"]["config"]["base_model"] == str(repo_root / "models" / "tiny-qwen3")
+    assert results["untrained"]["policy"] == "base:tiny-qwen3-demo"
+    assert results["untrained"]["config"]["base_model"] == str(repo_root / "models" / "tiny-qwen3-demo")
     assert results["trained"]["config"]["run"]["path"] == str(out / "runs" / "tiny")
 
     # the headline numbers are the results.json numbers
@@ -128,3 +130,41 @@ def test_quick_demo_end_to_end(tmp_path: Path, repo_root: Path) -> None:
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     assert again.stdout.count("kept: its outputs are already there (--keep)") == 5
     assert _headline_rows((out / "REPORT.md").read_text()) == rows
+
+
+def test_report_shows_the_cards_grounding_line() -> None:
+    """REPORT.md's setup shows the dataset card's grounding summary when the card has one, and says
+    plainly that an older card does not report it (never a made-up share)."""
+    from eval.demo_report import grounding_line
+
+    card = {
+        "grounding": {
+            "numbers_total": 200,
+            "numbers_grounded": 150,
+            "numbers_grounded_share": 0.75,
+            "samples_total": 40,
+            "samples_grounded": 10,
+            "samples_grounded_share": 0.25,
+            "warning": "only 25% of samples are fully grounded",
+        }
+    }
+    line = grounding_line(card)
+    assert line.startswith("grounding: numbers 75.0% (150/200), samples fully grounded 25.0% (10/40)")
+    assert "warning: only 25% of samples are fully grounded" in line
+    assert grounding_line({"splits": {}}) == "grounding: not reported by this card"
+
+
+def test_demo_shape_is_its_own_model(tmp_path: Path) -> None:
+    """`recipes.tiny_model --shape demo` builds the demo's 4-layer model; its stamp tells it apart from
+    the tests' 2-layer tiny model, so neither folder is ever reused as the other."""
+    from recipes.tiny_model import DEMO_CONFIG, TINY_CONFIG, is_built
+    from recipes.tiny_model import main as build_main
+
+    out = tmp_path / "tiny-qwen3-demo"
+    assert build_main(["--shape", "demo", "--out", str(out)]) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert (config["num_hidden_layers"], config["hidden_size"]) == (4, 64)
+    assert config["vocab_size"] == TINY_CONFIG["vocab_size"]  # same vocabulary and tokenizer
+    assert (out / "tokenizer.json").is_file()
+    assert is_built(out, 0, DEMO_CONFIG) and not is_built(out, 0, TINY_CONFIG)
+    assert TINY_CONFIG["num_hidden_layers"] == 2  # what the other tests build by default
