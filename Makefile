@@ -92,8 +92,8 @@ study: $(STAMP) ## train, evaluate and compare (paired) a study's recipes x seed
 	$(PY) -m studies $(call opt,STUDY,--study) $(call flag,DRY_RUN,--dry-run) $(call opt,GPUS,--gpus)
 
 # ---- the whole chain ----
-demo: $(STAMP) ## the whole chain on the CPU: tiny model, generate, collect, convert, train, eval, report [OUT=demo] [QUICK=1] [KEEP=1]
-	$(PY) -m eval.demo $(call opt,OUT,--out) $(call flag,QUICK,--quick) $(call flag,KEEP,--keep)
+demo: $(STAMP) ## the whole chain on the CPU: tiny model, generate, collect, convert, train, eval, report [OUT=runs/demo] [QUICK=1] [KEEP=1]
+	$(PY) -m demo $(call opt,OUT,--out) $(call flag,QUICK,--quick) $(call flag,KEEP,--keep)
 
-clean: ## remove generated outputs: data, trajectories, runs, models, results, demo (keeps .venv)
-	rm -rf data trajectories runs models results demo
+clean: ## remove generated outputs: data, trajectories, runs (the demo's too), models, results (keeps .venv)
+	rm -rf data trajectories runs models results

@@ -1,6 +1,6 @@
-"""`python -m eval.demo`: the whole chain, as the CLIs a user types, on the CPU.
+"""`python -m demo`: the whole chain, as the CLIs a user types, on the CPU.
 
-The slow test runs `python -m eval.demo --quick --out <tmp>` end to end (tiny model, benchmark,
+The slow test runs `python -m demo --quick --out <tmp>` end to end (tiny model, benchmark,
 heuristic + oracle trajectories, grouped splits, tiny_cpu_sft training, five evaluations, report)
 and checks what a user would look at: every artefact is there, REPORT.md's headline numbers are
 the ones in the results.json files, the held-out problems are the card's test split, and the
@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from eval.demo import main
-from eval.demo_report import EVALUATIONS, HEADLINE, fmt
+from demo.cli import main
+from demo.report import EVALUATIONS, HEADLINE, fmt
 
 
 def test_refuses_the_repository_root(repo_root: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -31,7 +31,7 @@ def test_refuses_the_repository_root(repo_root: Path, capsys: pytest.CaptureFixt
 
 def test_failed_step_names_step_and_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A step that fails stops the demo with one line naming the step and its command."""
-    from eval import demo
+    from demo import cli as demo
 
     step = demo.Step("generate a benchmark", [demo.py("ordebug.generate", "--n", "3")])  # no --out: exit 2
     with pytest.raises(demo.StepFailed) as info:
@@ -64,7 +64,7 @@ def test_quick_demo_end_to_end(tmp_path: Path, repo_root: Path) -> None:
     before = _sha(info) if info.exists() else None
     out = tmp_path / "demo"
     proc = subprocess.run(
-        [sys.executable, "-m", "eval.demo", "--quick", "--out", str(out)],
+        [sys.executable, "-m", "demo", "--quick", "--out", str(out)],
         cwd=repo_root,
         capture_output=True,
         check=False,
@@ -120,7 +120,7 @@ def test_quick_demo_end_to_end(tmp_path: Path, repo_root: Path) -> None:
     # --keep reuses every finished step (5 of 7: the tiny model and the report always run) and
     # rebuilds the same report from the same results
     again = subprocess.run(
-        [sys.executable, "-m", "eval.demo", "--quick", "--keep", "--out", str(out)],
+        [sys.executable, "-m", "demo", "--quick", "--keep", "--out", str(out)],
         cwd=repo_root,
         capture_output=True,
         text=True,
@@ -135,7 +135,7 @@ def test_quick_demo_end_to_end(tmp_path: Path, repo_root: Path) -> None:
 def test_report_shows_the_cards_grounding_line() -> None:
     """REPORT.md's setup shows the dataset card's grounding summary when the card has one, and says
     plainly that an older card does not report it (never a made-up share)."""
-    from eval.demo_report import grounding_line
+    from demo.report import grounding_line
 
     card = {
         "grounding": {

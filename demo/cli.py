@@ -1,4 +1,4 @@
-"""`python -m eval.demo` (`make demo`): the whole chain on the CPU, as the CLIs a user types.
+"""`python -m demo` (`make demo`): the whole chain on the CPU, as the CLIs a user types.
 
 1. build the demo-shaped tiny Qwen3 model (recipes.tiny_model --shape demo; kept when already built)
 2. generate a small benchmark of every error type (ordebug.generate, fixed seed)
@@ -11,7 +11,7 @@
 
 Each step is a subprocess of ``sys.executable -m ...`` with its output streamed (progress bars
 show), so the demo is exactly what a user would type. Everything it writes is under ``--out``
-(default ``demo/``, git-ignored) plus ``models/tiny-qwen3-demo``; the repository's own
+(default ``runs/demo/``, git-ignored) plus ``models/tiny-qwen3-demo``; the repository's own
 ``dataset_info.json`` is never touched (the converter writes ``DIR/dataset_info.json``).
 
 A rerun starts over: every step runs again and replaces its own outputs (each CLI's overwrite
@@ -33,7 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from eval.demo_report import EVALUATIONS, shown, write_demo_report
+from demo.report import EVALUATIONS, shown, write_demo_report
 from eval.run_dir import repo_root
 
 DATASET = "ordebug"
@@ -269,18 +269,18 @@ def check_out(out: Path) -> None:
     """Refuse an --out that would put the demo's dataset_info.json over the repository's own."""
     root = repo_root().resolve()
     if out == root or out in root.parents:
-        raise StepFailed(f"--out {out} is the repository root (or above it); use a folder such as demo/")
+        raise StepFailed(f"--out {out} is the repository root (or above it); use a folder such as runs/demo/")
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m eval.demo",
+        prog="python -m demo",
         description="The whole OR-Debug SFT chain on the CPU: tiny model, benchmark, heuristic and oracle "
         "trajectories, grouped splits, demo_cpu_sft training, evaluation of the untrained and trained model "
         "and the baselines on held-out problems, and a report with plots (DIR/REPORT.md).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--out", default="demo", help="where everything goes (relative to the current directory)")
+    p.add_argument("--out", default="runs/demo", help="where everything goes (relative to the current directory)")
     p.add_argument(
         "--quick",
         action="store_true",

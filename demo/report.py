@@ -1,4 +1,4 @@
-"""DIR/REPORT.md of `python -m eval.demo`: the honest headline, read from the results.json files.
+"""DIR/REPORT.md of `python -m demo`: the honest headline, read from the results.json files.
 
 Every number in the report comes from a file the demo's steps wrote (the evaluations'
 ``results.json``, the dataset card, the run manifest, the tiny model's stamp); nothing is typed in.
