@@ -175,12 +175,7 @@ def unbinding_relaxation(model: gp.Model, name: str) -> tuple[float, float] | No
         return None
     copy = model.copy()
     copy_rows = rows_by_name(copy)[name]
-    goal = copy.getObjective()
-    tol = 1e-7 * max(1.0, abs(free.objective))
-    if copy.ModelSense == GRB.MINIMIZE:
-        copy.addLConstr(goal, GRB.LESS_EQUAL, free.objective + tol, name="__objective_goal")
-    else:
-        copy.addLConstr(goal, GRB.GREATER_EQUAL, free.objective - tol, name="__objective_goal")
+    _require_objective(copy, free.objective)
     copy.update()
     copy.feasRelax(0, False, None, None, None, copy_rows, [1.0] * len(copy_rows))
     result = solver.solve(copy)
@@ -208,12 +203,7 @@ def unbinding_bound(model: gp.Model, name: str, lb: float, ub: float) -> tuple[f
     if free.status != "OPTIMAL" or free.objective is None:
         return None
     copy = model.copy()
-    goal = copy.getObjective()
-    tol = 1e-7 * max(1.0, abs(free.objective))
-    if copy.ModelSense == GRB.MINIMIZE:
-        copy.addLConstr(goal, GRB.LESS_EQUAL, free.objective + tol, name="__objective_goal")
-    else:
-        copy.addLConstr(goal, GRB.GREATER_EQUAL, free.objective - tol, name="__objective_goal")
+    _require_objective(copy, free.objective)
     cvar = copy.getVarByName(name)
     copy.update()
     copy.feasRelax(
@@ -232,3 +222,13 @@ def unbinding_bound(model: gp.Model, name: str, lb: float, ub: float) -> tuple[f
     if moving_lb:
         return _round_out(min(value, lb), up=False), ub, free.objective
     return lb, _round_out(max(value, ub), up=True), free.objective
+
+
+def _require_objective(model: gp.Model, objective: float) -> None:
+    """Constrain ``model`` to reach ``objective`` (within 1e-7 relative): what feasRelax must then buy."""
+    goal = model.getObjective()
+    tol = 1e-7 * max(1.0, abs(objective))
+    if model.ModelSense == GRB.MINIMIZE:
+        model.addLConstr(goal, GRB.LESS_EQUAL, objective + tol, name="__objective_goal")
+    else:
+        model.addLConstr(goal, GRB.GREATER_EQUAL, objective - tol, name="__objective_goal")
