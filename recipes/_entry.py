@@ -1,5 +1,9 @@
 """What every training process runs: register `qwen3_think`, then LLaMA-Factory's run_exp.
 
+With ORDEBUG_LOGITS_ON_LABELS_ONLY=1 (the launcher sets it for a recipe with
+`logits_on_labels_only: true`) the SFT model computes its LM head only at labelled positions
+(recipes/labelled_logits.py).
+
     python -m recipes._entry runs/<name>/llamafactory_args.yaml
 
 The launcher runs this module under torchrun (one copy per rank), so every rank has the
@@ -19,6 +23,8 @@ from recipes.yamlio import load_file
 
 #: `<output_dir>/peak_rss.rank<N>.json`: each rank's peak RSS, gathered into the manifest.
 PEAK_RSS_PREFIX = "peak_rss.rank"
+#: Set to 1 by the launcher for a recipe with `logits_on_labels_only: true`.
+LOGITS_ON_LABELS_ENV = "ORDEBUG_LOGITS_ON_LABELS_ONLY"
 
 
 def train(args: dict[str, Any]) -> None:
@@ -26,6 +32,10 @@ def train(args: dict[str, Any]) -> None:
     from recipes.template import register
 
     register()
+    if os.environ.get(LOGITS_ON_LABELS_ENV) == "1":
+        from recipes.labelled_logits import install
+
+        install()
     from llamafactory.train.tuner import run_exp
 
     try:

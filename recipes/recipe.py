@@ -7,6 +7,9 @@ A recipe file holds LLaMA-Factory's own keys and these wrapper keys:
   removes an inherited key (LLaMA-Factory's default applies again). Cycles are an error.
 - `description:` one line for tables and `--help`.
 - `gpus:` how many GPUs the recipe's batch-size arithmetic assumes (0 = CPU).
+- `logits_on_labels_only: true` computes the LM head only at positions that carry a label: the
+  same loss and gradients, several times faster for a small model on the CPU (SFT only;
+  `recipes/labelled_logits.py`).
 - `phases:` progressive training: a list of `{name:, description:, <LLaMA-Factory keys>}`. Each phase
   is the shared keys updated by its own; each phase after the first starts from the previous
   phase's output (LoRA: `adapter_name_or_path`, which resumes training that adapter; full/freeze:
@@ -31,7 +34,7 @@ from recipes.errors import Problem, RecipeFormatError, RecipeNotFoundError
 from recipes.paths import CONFIGS_DIR, REPO_ROOT, RUNS_DIR, from_repo
 from recipes.yamlio import load_file, parse_scalar
 
-WRAPPER_KEYS = ("base", "description", "gpus", "phases")
+WRAPPER_KEYS = ("base", "description", "gpus", "logits_on_labels_only", "phases")
 PHASE_WRAPPER_KEYS = ("name", "description")
 #: LLaMA-Factory keys holding a filesystem path (resolved against the repository root).
 PATH_KEYS = ("dataset_dir", "deepspeed", "output_dir", "tokenized_path", "media_dir", "cache_dir",
@@ -64,6 +67,7 @@ class Recipe:
     path: Path
     description: str = ""
     gpus: int | None = None
+    logits_on_labels_only: bool = False
     args: dict[str, Any] = field(default_factory=dict)
     phases: list[dict[str, Any]] = field(default_factory=list)
     sources: list[Path] = field(default_factory=list)
@@ -105,6 +109,8 @@ class Recipe:
             out["description"] = self.description
         if self.gpus is not None:
             out["gpus"] = self.gpus
+        if self.logits_on_labels_only:
+            out["logits_on_labels_only"] = True
         plans = self.phase_plans()
         if not self.phases:
             out.update(plans[0].args)
@@ -331,6 +337,12 @@ def _take_wrappers(recipe: Recipe, data: dict[str, Any]) -> None:
                                        gpus, recipe.where("gpus")))
         gpus = None
     recipe.gpus = gpus
+    on_labels = data.pop("logits_on_labels_only", False)
+    if not isinstance(on_labels, bool):
+        recipe.problems.append(Problem("logits_on_labels_only", "expected true or false",
+                                       "logits_on_labels_only: true", on_labels, recipe.where("logits_on_labels_only")))
+        on_labels = False
+    recipe.logits_on_labels_only = on_labels
     phases = data.pop("phases", None)
     recipe.args = data
     if phases is None:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from foundation.atomic import write_atomic
-from recipes._entry import PEAK_RSS_PREFIX
+from recipes._entry import LOGITS_ON_LABELS_ENV, PEAK_RSS_PREFIX
 from recipes._torchrun import FAILURES_ENV
 from recipes.errors import LaunchError
 from recipes.launch import Hardware, LaunchPlan, free_port, rank_failure_message
@@ -59,8 +59,13 @@ def resolved_text(recipe: Recipe, command: str) -> str:
     return "\n".join(header) + "\n" + dump(recipe.resolved())
 
 
-def phase_command(plan: PhasePlan, launch: LaunchPlan) -> str:
-    return launch.command_line(args_file(plan), OFFLINE_ENV)
+def entry_env(recipe: Recipe) -> dict[str, str]:
+    """What every training process gets in its environment, beyond the caller's."""
+    return {**OFFLINE_ENV, **({LOGITS_ON_LABELS_ENV: "1"} if recipe.logits_on_labels_only else {})}
+
+
+def phase_command(plan: PhasePlan, launch: LaunchPlan, recipe: Recipe) -> str:
+    return launch.command_line(args_file(plan), entry_env(recipe))
 
 
 def new_manifest(recipe: Recipe, plans: list[PhasePlan], launch: LaunchPlan, hw: Hardware, command: str) -> Manifest:
@@ -92,19 +97,22 @@ def new_manifest(recipe: Recipe, plans: list[PhasePlan], launch: LaunchPlan, hw:
         finetuning_type=str(first.get("finetuning_type", "lora")),
         datasets=datasets,
         phases=[PhaseRecord(name=p.name, output_dir=str(p.output_dir), args_file=str(args_file(p)),
-                            command=phase_command(p, launch), chained_from=p.chained_from) for p in plans],
+                            command=phase_command(p, launch, recipe), chained_from=p.chained_from) for p in plans],
         final_model_dir=str(plans[-1].output_dir),
     )
 
 
-def _run_phase(args: dict[str, Any], path: Path, launch: LaunchPlan) -> None:
+def _run_phase(args: dict[str, Any], path: Path, launch: LaunchPlan, entry: dict[str, str]) -> None:
     if launch.mode == "in_process":
         from recipes._entry import train
 
-        os.environ.update(OFFLINE_ENV)
-        train(args)
+        os.environ.update(entry)
+        try:
+            train(args)
+        finally:
+            os.environ.pop(LOGITS_ON_LABELS_ENV, None)  # the next recipe in this process decides for itself
         return
-    env = {**os.environ, **OFFLINE_ENV}
+    env = {**os.environ, **entry}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
     failures = path.parent / "rank_failures.json"  # written by recipes._torchrun when a rank dies
     failures.unlink(missing_ok=True)
@@ -154,7 +162,7 @@ def execute(recipe: Recipe, plans: list[PhasePlan], launch: LaunchPlan, hw: Hard
         if writer:
             manifest.save(run_dir)
         try:
-            _run_phase(args, args_file(plan), launch)
+            _run_phase(args, args_file(plan), launch, entry_env(recipe))
         except BaseException as err:
             record.peak_rss_mib = read_peak_rss(plan.output_dir, PEAK_RSS_PREFIX)
             interrupted = isinstance(err, KeyboardInterrupt)

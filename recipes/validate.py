@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from recipes import labelled_logits
 from recipes import schema_snapshot
 from recipes.errors import Problem
 from recipes.launch import Hardware, LaunchPlan
@@ -312,6 +313,10 @@ def validate(recipe: Recipe, plans: list[PhasePlan], launch: LaunchPlan, hw: Har
             problems += config + [dataclasses.replace(p, level=machine) for p in env]
         problems += check_template(plan) + check_datasets(plan) + check_model(recipe, plan, plans, machine)
         problems += check_deepspeed(plan, machine)
+        if recipe.logits_on_labels_only and (why := labelled_logits.refusal(plan.args)):
+            problems.append(Problem("logits_on_labels_only", f"cannot apply: {why}",
+                                    "remove logits_on_labels_only (or the key named)", True,
+                                    recipe.where("logits_on_labels_only")))
         if full:
             problems += check_machine(recipe, plan, launch, hw, machine)
     unique: list[Problem] = []

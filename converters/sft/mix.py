@@ -1,7 +1,9 @@
 """Mixing sources: exact dedup, then per-source weights and caps, all deterministic for a seed.
 
 - Dedup keeps the first sample of each key (``Sample.key``: normalised user turn + answer), in
-  input order, so put the source you trust most first.
+  input order, so put the source you trust most first. A source mixed at weight 0 comes last: its
+  copy of a sample another source also holds must not win the dedup and then be left out, taking
+  the other source's copy with it.
 - ``--cap SOURCE=N`` keeps at most N samples of a source; ``--mix SOURCE=W`` with W < 1 keeps
   round(W x n) of them. Which ones: the lowest ``sha256(seed, key)`` ranks, so a smaller
   selection is always a subset of a larger one.
@@ -41,17 +43,19 @@ def rank(seed: int, key: str) -> bytes:
     return hashlib.sha256(f"ordebug-mix:{seed}:{key}".encode()).digest()
 
 
-def dedup(keys: Sequence[Hashable]) -> tuple[list[int], list[int]]:
-    """Indices of the first occurrence of each key, and of the later (dropped) ones."""
+def dedup(keys: Sequence[Hashable], last: Sequence[bool] | None = None) -> tuple[list[int], list[int]]:
+    """Indices of the first occurrence of each key, and of the later (dropped) ones, both ascending.
+    Indices with ``last[i]`` true only count as first when no other index holds their key."""
+    order = sorted(range(len(keys)), key=lambda i: bool(last[i])) if last is not None else range(len(keys))
     seen: set[Hashable] = set()
     keep, dropped = [], []
-    for i, key in enumerate(keys):
-        if key in seen:
+    for i in order:
+        if keys[i] in seen:
             dropped.append(i)
         else:
-            seen.add(key)
+            seen.add(keys[i])
             keep.append(i)
-    return keep, dropped
+    return sorted(keep), sorted(dropped)
 
 
 def select(

@@ -256,7 +256,8 @@ def _convert_locked(opts: ConvertOptions) -> dict[str, Any]:
     system = system_prompt(layout, whatif=n_whatif > 0)  # the prompt lists what the answers use
     checked, lenient, replaced = _check(samples, system, opts, drops, stats.problem_sources)
     clock.lap("check")
-    kept, duplicates = dedup([s.text_key for s in checked])
+    left_out = [opts.weights.get(s.meta["source"], 1.0) == 0 for s in checked]  # --mix SOURCE=0
+    kept, duplicates = dedup([s.text_key for s in checked], last=left_out)
     for i in duplicates:
         drops.add("duplicate", checked[i].meta["origin"])
     clock.lap("dedup")
