@@ -4,7 +4,7 @@ A causal LM's training loss reads the logits only at positions whose *next* toke
 In SFT the prompt, most of every sample, carries none, yet the model computes the vocabulary-wide
 LM head (151,936 columns for Qwen3) at every position. On a CPU that head is almost all of a small
 model's time: 1.61 s per step of 2 x 800 tokens for the demo's 4-layer model, 0.24 s without the
-prompt positions (`benchmarks/bench_labelled_logits.py`).
+prompt positions (`benchmarks/bench_demo_shape.py` prints both per model shape).
 
 transformers' causal LMs take the positions to compute as ``logits_to_keep`` (a tensor of indices)
 and the matching targets as ``shift_labels``; this module wraps a model's ``forward`` so that every

@@ -467,3 +467,21 @@ def test_tiny_model_is_qwen3_with_the_real_tokenizer_and_deterministic(tiny, tmp
     assert build_tiny_model(tiny) == tiny and (tiny / "model.safetensors").stat().st_mtime_ns == weights  # reused
     again = build_tiny_model(tmp_path / "again")
     assert (again / "model.safetensors").read_bytes() == (tiny / "model.safetensors").read_bytes()
+
+
+def test_logits_on_labels_only_is_checked_and_reaches_the_training_command(tmp_path, dataset_dir, tiny):
+    from recipes.runner import phase_command
+
+    checked = check("tiny_cpu_sft", [*base_overrides(tmp_path, dataset_dir, tiny), "logits_on_labels_only=true"])
+    assert not checked.errors
+    assert checked.recipe.resolved()["logits_on_labels_only"] is True
+    command = phase_command(checked.plans[0], checked.launch, checked.recipe)
+    assert "ORDEBUG_LOGITS_ON_LABELS_ONLY=1" in command
+    assert "ORDEBUG_LOGITS_ON_LABELS_ONLY" not in phase_command(
+        checked.plans[0], checked.launch, check("tiny_cpu_sft", base_overrides(tmp_path, dataset_dir, tiny)).recipe)
+
+    liger = check("tiny_cpu_sft", [*base_overrides(tmp_path, dataset_dir, tiny), "logits_on_labels_only=true",
+                                   "enable_liger_kernel=true"])
+    assert any(p.key == "logits_on_labels_only" and "enable_liger_kernel" in str(p) for p in liger.errors)
+    typo = check("tiny_cpu_sft", [*base_overrides(tmp_path, dataset_dir, tiny), "logits_on_labels_only=yes please"])
+    assert any(p.key == "logits_on_labels_only" and "true or false" in str(p) for p in typo.errors)
