@@ -277,6 +277,18 @@ def test_mixing_weights_and_caps(shared_data: Path, tmp_path: Path) -> None:
         run(tmp_path, [legacy(shared_data)], caps={"oracle": 5})
 
 
+def test_a_source_mixed_at_zero_does_not_take_the_samples_it_shares(tmp_path: Path) -> None:
+    """`--mix heuristic=0` with the heuristic first: its copy of a sample the oracle also wrote
+    must not win the dedup and then be left out (the demo lost every first step that way)."""
+    shared = tmp_path / "shared.jsonl"
+    write_trajectories(shared, 12, success=True, n_steps=2)
+    alone = run(tmp_path / "alone", [f"oracle={shared}"])
+    card = run(tmp_path / "mixed", [f"heuristic={shared}", f"oracle={shared}"], weights={"heuristic": 0})
+    assert card["total"]["samples"] == alone["total"]["samples"] > 0
+    assert set(card["total"]["by_source"]) == {"oracle"}
+    assert card["dropped"]["duplicate"]["count"] == alone["total"]["samples"]  # the heuristic's copies
+
+
 # ------------------------------------------------------------------ bad input
 
 

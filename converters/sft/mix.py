@@ -69,7 +69,7 @@ def select(
     """Apply weights < 1 and caps per source; keep input order. Returns kept indices and drops per source."""
     if not weights and not caps:
         return list(indices), {}
-    known = {samples[i].meta["source"] for i in indices}
+    known = {s.meta["source"] for s in samples}  # a source whose samples were all duplicates is still known
     for name in (*weights, *caps):
         if name not in known:
             raise ConvertError(f"--mix/--cap names source {name!r}, but the inputs hold {sorted(known)}")
