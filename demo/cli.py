@@ -56,12 +56,12 @@ class Size:
 
 
 # Full: 90 problems -> 17 held-out test problems (the converter's grouped split, seed 0).
-# Training (measurements in docs/demo.md): on 2 cores the 152K-token LM head over every position
-# is most of the cost, so the demo shape (4 layers of width 64) trains at about the cost of the
-# 2-layer tiny model, and 200 steps of 2 samples fit the time. An untrained model writes
+# Training (measurements in docs/demo.md): on 2 cores the 152K-token LM head is most of the cost;
+# demo_cpu_sft computes it only where the loss is (logits_on_labels_only), so 600 steps of 2 samples
+# take about 4 minutes. An untrained model writes
 # max_new_tokens on every step, so max_steps x max_new_tokens bounds its evaluation; 384 tokens
 # hold every oracle answer (and 95% of the heuristic's).
-FULL = Size(n=90, val=0.1, test=0.2, train_steps=200, batch=2, max_steps=5, max_new_tokens=384)
+FULL = Size(n=90, val=0.1, test=0.2, train_steps=600, batch=2, max_steps=5, max_new_tokens=384)
 QUICK = Size(n=18, val=0.1, test=0.25, train_steps=4, batch=2, max_steps=2, max_new_tokens=48)
 
 
