@@ -39,6 +39,7 @@ from eval.run_dir import repo_root
 DATASET = "ordebug"
 RECIPE = "demo_cpu_sft"
 TRAIN_MIX = ("--mix", "heuristic=0")  # converters.sft: keep none of the heuristic's samples
+DEMO_CUTOFF = 1024  # demo_cpu_sft's cutoff_len
 TINY_MODEL = "models/tiny-qwen3-demo"  # recipes.tiny_model --shape demo; the recipe's model_name_or_path
 
 
@@ -217,6 +218,10 @@ def build_steps(out: Path, size: Size) -> list[Step]:
                     # trained on both, the earlier demo closed <think> in 3 answers of 73 (docs/demo.md).
                     # The heuristic stays a baseline below.
                     *TRAIN_MIX,
+                    # the card counts the samples over the recipe's cutoff_len (LLaMA-Factory cuts the
+                    # end of their prompt; dropping them instead taught the format worse: docs/demo.md)
+                    "--cutoff",
+                    str(DEMO_CUTOFF),
                 )
             ],
             done=lambda: (out / "heldout" / "dataset.json").is_file(),

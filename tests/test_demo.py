@@ -168,3 +168,15 @@ def test_demo_shape_is_its_own_model(tmp_path: Path) -> None:
     assert (out / "tokenizer.json").is_file()
     assert is_built(out, 0, DEMO_CONFIG) and not is_built(out, 0, TINY_CONFIG)
     assert TINY_CONFIG["num_hidden_layers"] == 2  # what the other tests build by default
+
+
+def test_the_card_counts_samples_against_the_cutoff_the_demo_trains_with() -> None:
+    """The convert step's --cutoff is demo_cpu_sft's cutoff_len, so the card's "over cutoff" count is
+    the number of samples LLaMA-Factory will cut; and the recipe computes logits at labels only."""
+    from demo.cli import DEMO_CUTOFF, FULL, RECIPE
+    from recipes.recipe import load_recipe
+
+    recipe = load_recipe(RECIPE)
+    assert recipe.args["cutoff_len"] == DEMO_CUTOFF
+    assert recipe.args["max_steps"] == FULL.train_steps
+    assert recipe.logits_on_labels_only
