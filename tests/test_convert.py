@@ -277,6 +277,28 @@ def test_mixing_weights_and_caps(shared_data: Path, tmp_path: Path) -> None:
         run(tmp_path, [legacy(shared_data)], caps={"oracle": 5})
 
 
+def test_the_order_episodes_finished_in_does_not_change_the_dataset(tmp_path: Path) -> None:
+    """Collectors append episodes as they finish; the same episodes in another order must give the
+    same files (the demo trained differently from run to run before)."""
+    collected = tmp_path / "collected.jsonl"
+    write_trajectories(collected, 12, success=True, n_steps=2)
+    lines = collected.read_text(encoding="utf-8").splitlines(keepends=True)
+    reordered = tmp_path / "reordered.jsonl"
+    reordered.write_text("".join(lines[1::2] + lines[0::2][::-1]), encoding="utf-8")
+    run(tmp_path / "a", [collected])
+    run(tmp_path / "b", [reordered])
+    files = sorted(p.name for p in (tmp_path / "a" / "data" / "ordebug").glob("*.jsonl"))
+    assert files
+    def rows_without_origin(root: Path, name: str) -> list[dict]:  # origin names the file and line
+        out = [json.loads(x) for x in (root / "data" / "ordebug" / name).read_text(encoding="utf-8").splitlines()]
+        for row in out:
+            row["metadata"].pop("origin")
+        return out
+
+    for name in files:
+        assert rows_without_origin(tmp_path / "a", name) == rows_without_origin(tmp_path / "b", name), name
+
+
 def test_a_source_mixed_at_zero_does_not_take_the_samples_it_shares(tmp_path: Path) -> None:
     """`--mix heuristic=0` with the heuristic first: its copy of a sample the oracle also wrote
     must not win the dedup and then be left out (the demo lost every first step that way)."""

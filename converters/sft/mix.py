@@ -1,7 +1,8 @@
 """Mixing sources: exact dedup, then per-source weights and caps, all deterministic for a seed.
 
 - Dedup keeps the first sample of each key (``Sample.key``: normalised user turn + answer), in
-  input order, so put the source you trust most first. A source mixed at weight 0 comes last: its
+  input order (files as given; within a trajectory file, by problem id), so put the source you
+  trust most first. A source mixed at weight 0 comes last: its
   copy of a sample another source also holds must not win the dedup and then be left out, taking
   the other source's copy with it.
 - ``--cap SOURCE=N`` keeps at most N samples of a source; ``--mix SOURCE=W`` with W < 1 keeps

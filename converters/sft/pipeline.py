@@ -150,6 +150,11 @@ def read_inputs(opts: ConvertOptions, drops: _Drops) -> tuple[list[Sample], list
         samples.extend(
             tqdm(it, desc=f"read {path.name}", unit=" samples", disable=not opts.progress, leave=False)
         )
+        if kind == "trajectories":
+            # Collectors append episodes as they finish, in an order that changes from run to run; by
+            # problem id (stable: one problem's attempts and steps keep their order) the same episodes
+            # always give the same files, and the same training.
+            samples[before:] = sorted(samples[before:], key=lambda s: s.meta["problem_id"])
         inputs.append(
             {
                 "path": str(path),
