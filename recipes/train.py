@@ -59,7 +59,7 @@ def run(opts: argparse.Namespace, argv: list[str]) -> int:
         if launch.mode == "torchrun" and launch.master_port is None:
             print("# (MASTER_PORT unset: the launch picks a free port and records it in the manifest)")
         for plan in plans:
-            print(f"# phase {plan.name}: {phase_command(plan, launch)}")
+            print(f"# phase {plan.name}: {phase_command(plan, launch, recipe)}")
         print(f"dry run OK: {recipe.name} validated ({len(plans)} phase(s), "
               f"{len(checked.warnings)} warning(s)); nothing was trained")
         return 0
