@@ -12,6 +12,7 @@ template, which a template registered only in the launching process would not be
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import resource
@@ -32,14 +33,14 @@ def train(args: dict[str, Any]) -> None:
     from recipes.template import register
 
     register()
-    if os.environ.get(LOGITS_ON_LABELS_ENV) == "1":
-        from recipes.labelled_logits import install
-
-        install()
     from llamafactory.train.tuner import run_exp
 
+    from recipes.labelled_logits import installed
+
+    on_labels = installed() if os.environ.get(LOGITS_ON_LABELS_ENV) == "1" else contextlib.nullcontext()
     try:
-        run_exp(dict(args))
+        with on_labels:
+            run_exp(dict(args))
     finally:
         record_peak_rss(Path(str(args["output_dir"])))
 

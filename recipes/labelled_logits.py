@@ -20,7 +20,9 @@ kernels, whose fused loss already skips the logits, nor with ``use_asft_loss``, 
 
 from __future__ import annotations
 
+import contextlib
 import functools
+from collections.abc import Iterator
 from typing import Any
 
 IGNORE_INDEX = -100
@@ -67,17 +69,20 @@ def refusal(args: dict[str, Any]) -> str | None:
     return None
 
 
-def install() -> None:
-    """Wrap every model LLaMA-Factory's SFT workflow loads (call in the training process, before run_exp)."""
+@contextlib.contextmanager
+def installed() -> Iterator[None]:
+    """While inside, every model LLaMA-Factory's SFT workflow loads is wrapped; afterwards the workflow
+    is as it was, so a later recipe in the same process (an in-process launch) decides for itself."""
     from llamafactory.train.sft import workflow
 
     load_model = workflow.load_model
-    if getattr(load_model, "_logits_on_labels_only", False):
-        return
 
     @functools.wraps(load_model)
     def load_and_wrap(*args: Any, **kwargs: Any) -> Any:
         return wrap_forward(load_model(*args, **kwargs))
 
-    load_and_wrap._logits_on_labels_only = True  # type: ignore[attr-defined]
     workflow.load_model = load_and_wrap
+    try:
+        yield
+    finally:
+        workflow.load_model = load_model

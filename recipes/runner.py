@@ -111,6 +111,7 @@ def _run_phase(args: dict[str, Any], path: Path, launch: LaunchPlan, entry: dict
             train(args)
         finally:
             os.environ.pop(LOGITS_ON_LABELS_ENV, None)  # the next recipe in this process decides for itself
+            # (and recipes._entry undid its wrapper when run_exp returned)
         return
     env = {**os.environ, **entry}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from recipes.labelled_logits import install, labelled_positions, refusal, wrap_forward
+from recipes.labelled_logits import installed, labelled_positions, refusal, wrap_forward
 from tests.test_packing import collate, conversations, lf, packed, tiny, unpacked  # noqa: F401 (fixtures)
 
 
@@ -80,15 +80,13 @@ def test_evaluation_and_generation_keep_every_logit(tiny, lf, unpacked):
     assert out.logits.shape[:2] == batch["input_ids"].shape  # eval loss and metrics see every position
 
 
-def test_install_wraps_the_model_llamafactory_sft_loads(tiny):
+def test_installed_wraps_the_model_llamafactory_sft_loads_then_restores_it(tiny):
     from llamafactory.hparams import get_train_args
     from llamafactory.model import load_tokenizer
     from llamafactory.train.sft import workflow
 
     original = workflow.load_model
-    try:
-        install()
-        install()  # idempotent: one wrapper
+    with installed():
         model_args, _, training_args, finetuning_args, _ = get_train_args(
             {"model_name_or_path": str(tiny), "stage": "sft", "do_train": True, "finetuning_type": "full",
              "template": "qwen3_think", "dataset": "x", "output_dir": "unused", "use_cpu": True, "report_to": "none"})
@@ -96,8 +94,7 @@ def test_install_wraps_the_model_llamafactory_sft_loads(tiny):
         model = workflow.load_model(tokenizer, model_args, finetuning_args, training_args.do_train)
         assert model.forward.__code__.co_name == "forward_on_labels"  # (functools.wraps copies __name__)
         assert getattr(workflow.load_model, "__wrapped__", None) is original
-    finally:
-        workflow.load_model = original
+    assert workflow.load_model is original  # a later recipe in this process loads models unwrapped
 
 
 @pytest.mark.parametrize(
