@@ -175,25 +175,34 @@ def export(
     return rows, {"problems_by_split": dict(sorted(by_split.items())), "skipped": dict(skipped)}
 
 
-def build_card(rows: Sequence[dict], counts: dict[str, Any], card: SftCardSettings, opts: dict[str, Any]) -> dict:
+def build_card(
+    rows: Sequence[dict], counts: dict[str, Any], card: SftCardSettings, opts: dict[str, Any], previous: dict | None
+) -> dict:
+    """The RL card: the settings, and per exported split its counts (earlier splits' entries are kept
+    when they were exported like the same SFT dataset)."""
+    splits = dict(previous.get("splits", {})) if previous and previous.get("like", {}).get("dataset") == card.name else {}
+    splits[opts["split"]] = {
+        "file": f"{opts['split']}.jsonl",
+        "command": opts["command"],
+        "problems": opts["problems"],
+        "rows": len(rows),
+        "problem_ids": sorted({r["problem_id"] for r in rows}),
+        "mid_episode_rows": sum(1 for r in rows if r["prefix_actions"] != "[]"),
+        "by_error_type": dict(sorted(Counter(r["error_type"] or "?" for r in rows).items())),
+        "by_difficulty": dict(sorted(Counter(r["difficulty"] or "?" for r in rows).items())),
+        "skipped": counts["skipped"],
+    }
     return {
         "card_version": RL_CARD_VERSION,
         "kind": "grpo_prompts",
         "created_at": utc_now(),
         "git": git_info().model_dump(),
-        "command": opts["command"],
         "like": {"dataset": card.name, "card": opts["like"], "layout": card.layout, "whatif": card.whatif},
         "system": card.system,
-        "problems": opts["problems"],
-        "split": opts["split"],
         "split_rule": f"the SFT dataset's: listed problems keep their split; others by its rule. {SPLIT_RULE}",
-        "rows": len(rows),
-        "problems_in_split": len({r["problem_id"] for r in rows}),
-        "mid_episode_rows": sum(1 for r in rows if r["prefix_actions"] != "[]"),
-        "by_error_type": dict(sorted(Counter(r["error_type"] or "?" for r in rows).items())),
-        "by_difficulty": dict(sorted(Counter(r["difficulty"] or "?" for r in rows).items())),
-        **counts,
+        "problems_by_split": counts["problems_by_split"],
         "columns": sorted(rows[0]) if rows else [],
+        "splits": dict(sorted(splits.items())),
     }
 
 
@@ -231,7 +240,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     write_atomic(target, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
     opts = {"command": ["python", "-m", "rl.export", *(argv if argv is not None else sys.argv[1:])],
             "like": str(args.like), "problems": list(args.problems), "split": args.split}  # fmt: skip
-    write_json_atomic(out / "card.json", build_card(rows, counts, card, opts))
+    card_path = out / "card.json"
+    previous = json.loads(card_path.read_text(encoding="utf-8")) if card_path.is_file() else None
+    write_json_atomic(card_path, build_card(rows, counts, card, opts, previous))
     print(f"{len(rows)} {args.split} prompts -> {target} (problems by split: {counts['problems_by_split']})")
     return 0
 

@@ -77,6 +77,7 @@ def _has_gpu() -> bool:
 
 def train(run: GrpoRun) -> dict[str, Any]:
     """Run GRPO; returns TRL's log history (loss, reward mean and std per step)."""
+    fix_trl_flags()
     from datasets import load_dataset
     from peft import LoraConfig
     from transformers import AutoModelForCausalLM, AutoTokenizer
