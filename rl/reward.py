@@ -144,14 +144,19 @@ def parse_completion(text: str) -> ParsedCompletion:
 
 # ---------------------------------------------------------------- scoring (runs in a worker)
 
-_GENV = None
+_ENVS: dict[tuple, DebugEnv] = {}  # per worker process: one environment per episode setting
 
 
-def _genv():
-    global _GENV
-    if _GENV is None:
-        _GENV = solver.new_env()
-    return _GENV
+def _env(row: RewardRow, cfg: RewardConfig) -> DebugEnv:
+    """This process's environment for the row's settings (its own Gurobi environment, made once)."""
+    key = (len(row.prefix_actions) + 1, row.layout, row.whatif, cfg.time_limit_s)
+    if key not in _ENVS:
+        genv = next(iter(_ENVS.values()))._genv if _ENVS else solver.new_env()
+        _ENVS[key] = DebugEnv(
+            max_steps=key[0], layout=row.layout, whatif=row.whatif, env=genv, time_limit=cfg.time_limit_s,
+            auto_submit=True,
+        )  # fmt: skip
+    return _ENVS[key]
 
 
 def score_one(text: str, row: RewardRow, cfg: RewardConfig) -> Score:
@@ -166,12 +171,9 @@ def score_one(text: str, row: RewardRow, cfg: RewardConfig) -> Score:
         problem_id=row.problem_id, model_path=Path(row.model_file), original_objective=row.original_objective,
         target_name=",".join(row.target_names),
     )  # fmt: skip
-    env = DebugEnv(
-        max_steps=len(row.prefix_actions) + 1, layout=row.layout, whatif=row.whatif, env=_genv(),
-        time_limit=cfg.time_limit_s, auto_submit=True,
-    )  # fmt: skip
+    env = _env(row, cfg)
     try:
-        env.reset(problem)
+        env.reset(problem, options={"reuse_initial": True})  # the completions of one state share its solve
         for prior in row.prefix_actions:
             env.step(prior)
         _, _, _, _, info = env.step(parsed.action)
@@ -191,8 +193,14 @@ def score_one(text: str, row: RewardRow, cfg: RewardConfig) -> Score:
                  action=str(parsed.action), reason=reason)  # fmt: skip
 
 
-def _score_task(text: str, row: dict[str, Any], cfg: dict[str, Any]) -> dict[str, Any]:
-    return asdict(score_one(text, RewardRow.model_validate(row), RewardConfig.model_validate(cfg)))
+def _score_groups(groups: list[tuple[list[str], dict[str, Any]]], cfg: dict[str, Any]) -> list[list[dict[str, Any]]]:
+    """Score groups of completions, each group one state's (one reset's read and solve serve it)."""
+    parsed_cfg = RewardConfig.model_validate(cfg)
+    out = []
+    for texts, row in groups:
+        parsed_row = RewardRow.model_validate(row)
+        out.append([asdict(score_one(t, parsed_row, parsed_cfg)) for t in texts])
+    return out
 
 
 # ---------------------------------------------------------------- the function TRL calls
@@ -244,19 +252,33 @@ class SolverReward:
             return [score_one(t, r, cfg) for t, r in zip(texts, rows, strict=True)]
         pool = self._get_pool()
         dumped = cfg.model_dump()
-        futures = [pool.submit(_score_task, t, r.model_dump(), dumped) for t, r in zip(texts, rows, strict=True)]
-        out: list[Score] = []
+        groups: dict[str, list[int]] = {}  # GRPO's completions of one prompt share one reset
+        for i, row in enumerate(rows):
+            groups.setdefault(row.model_dump_json(), []).append(i)
+        # one task per worker (a few more to balance): fewer round trips than one per completion
+        n_tasks = min(len(groups), 2 * cfg.workers)
+        chunks = [list(groups.values())[k::n_tasks] for k in range(n_tasks)]
+        tasks = [
+            (chunk, pool.submit(_score_groups, [([texts[i] for i in idx], rows[idx[0]].model_dump()) for idx in chunk],
+                                dumped))
+            for chunk in chunks
+        ]  # fmt: skip
+        out: list[Score | None] = [None] * len(texts)
         broken = False
-        for fut, row in zip(futures, rows, strict=True):
-            guard = cfg.time_limit_s * (2 * len(row.prefix_actions) + 4) + 5  # every solve under the limit, + load
+        for chunk, fut in tasks:
+            # every solve is under the time limit: reset (solve + IIS), the prefix and the action, per completion
+            guard = 10 + sum(cfg.time_limit_s * (2 * len(rows[idx[0]].prefix_actions) + 4) * len(idx) for idx in chunk)
             try:
-                out.append(Score(**fut.result(timeout=guard)))
+                for idx, scores in zip(chunk, fut.result(timeout=guard), strict=True):
+                    for i, score in zip(idx, scores, strict=True):
+                        out[i] = Score(**score)
             except FutureTimeout:
-                broken = True  # a stuck worker: this call scores 0, the pool is replaced afterwards
-                out.append(Score(reward=0.0, reason=f"time limit: no score within {guard:.0f}s"))
+                broken = True  # a stuck worker: these score 0, the pool is replaced afterwards
+                for i in (i for idx in chunk for i in idx):
+                    out[i] = Score(reward=0.0, reason=f"time limit: no score within {guard:.0f}s")
         if broken:
             self.close()
-        return out
+        return [s for s in out if s is not None]
 
     def _get_pool(self) -> ProcessPoolExecutor:
         if self._pool is None:

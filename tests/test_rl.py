@@ -154,3 +154,16 @@ def test_grpo_trainer_runs_two_steps_on_the_tiny_model_with_exported_prompts(sft
     assert [e["step"] for e in steps] == [1, 2]
     assert all("reward" in e and "reward_std" in e and "rewards/solver_reward/mean" in e for e in steps)
     assert (tmp_path / "grpo" / "adapter_config.json").is_file()
+
+
+def test_reset_reusing_the_initial_solve_gives_the_same_first_state(sft):
+    from ordebug.episode import DebugEnv
+    from ordebug.problems import load_problems
+
+    problem = load_problems(sft["problems"])[0]
+    env = DebugEnv(max_steps=3)
+    fresh, info = env.reset(problem)
+    env.step(f"DROP_CONSTRAINT({info['state'].iis_constraints[0]})")
+    again, info2 = env.reset(problem, options={"reuse_initial": True})
+    assert again == fresh and info2["state"] == info["state"] and env.record().steps == []
+    assert env.record().n_kept_constraints == env.record().n_original_constraints  # the drop is gone
