@@ -1,10 +1,11 @@
 """Reward throughput (completions/s): rl.reward.SolverReward vs a bare gurobipy loop, same run.
 
-    .venv/bin/python benchmarks/bench_reward.py [--problems SPEC ...] [--workers 2] [--rounds 3]
+    .venv/bin/python benchmarks/bench_reward.py [--problems SPEC ...] [--per-state 8] [--workers 2] [--rounds 3]
 
 States: the initial state of every problem (the rows ``make rl-data`` exports, legacy layout).
-Completions: per state, ``DROP_CONSTRAINT`` of the first IIS constraint and ``RELAX_CONSTRAINT``
-of the last by 5.0, each in the SFT answer format.
+Completions: ``--per-state`` per state, as GRPO scores a group of ``num_generations`` completions
+of one prompt (8 in rl/configs/grpo_qwen3.yaml): alternately ``DROP_CONSTRAINT`` and
+``RELAX_CONSTRAINT`` (by 5.0) of the IIS constraints in turn, each in the SFT answer format.
 
 Ours: ``SolverReward`` (its worker processes, the default ``workers``) scoring the whole batch:
 parse, rebuild the state through ``DebugEnv`` (read, solve, IIS), apply, re-solve, metrics.
@@ -36,7 +37,7 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("ORDEBUG_SHARED_DATA", REPO.parent / "shared" / "data"))
 
 
-def batch(problems) -> tuple[list[str], list[dict], list[tuple[str, str, str]]]:
+def batch(problems, per_state: int = 2) -> tuple[list[str], list[dict], list[tuple[str, str, str]]]:
     """Completions, their rows, and (model file, action, constraint) for the baseline."""
     settings = PlaySettings()
     completions, rows, plain = [], [], []
@@ -45,7 +46,8 @@ def batch(problems) -> tuple[list[str], list[dict], list[tuple[str, str, str]]]:
         iis = json.loads(row["iis_constraints"])
         if row["status"] != "INFEASIBLE" or not iis:
             continue
-        for action, name in (("DROP_CONSTRAINT", iis[0]), ("RELAX_CONSTRAINT", iis[-1])):
+        for j in range(per_state):
+            action, name = ("DROP_CONSTRAINT", "RELAX_CONSTRAINT")[j % 2], iis[(j // 2) % len(iis)]
             args = name if action == "DROP_CONSTRAINT" else f"{name}, 5.0"
             completions.append(f"<think>\nfrom the IIS\n</think>\n\nAction: {action}({args})")
             rows.append(row)
@@ -78,11 +80,12 @@ def main() -> int:
     p.add_argument("--problems", nargs="+", default=[str(SHARED / "or_debug_bench" / "test")])
     p.add_argument("--workers", type=int, default=None, help="reward processes (default: rl/configs/reward.yaml)")
     p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--per-state", type=int, default=8, help="completions per state (GRPO's num_generations)")
     args = p.parse_args()
     config = load_reward_config()
     if args.workers is not None:
         config = config.model_copy(update={"workers": args.workers})
-    completions, rows, plain = batch(load_problems(args.problems))
+    completions, rows, plain = batch(load_problems(args.problems), args.per_state)
     columns = {k: [r[k] for r in rows] for k in rows[0] if k != "prompt"}
     n = len(completions)
     timings: dict[str, float] = {}
@@ -100,7 +103,7 @@ def main() -> int:
                 counts[name] = int(fn())
                 timings[name] = min(timings.get(name, float("inf")), time.perf_counter() - t)
     base = n / timings["bare gurobipy loop"]
-    print(f"{n} completions over {n // 2} states, best of {args.rounds} rounds")
+    print(f"{n} completions, {args.per_state} per state, best of {args.rounds} rounds")
     print(f"{'':34} {'completions/s':>14} {'ratio':>7} {'OPTIMAL after':>14}")
     for name, seconds in timings.items():
         rate = n / seconds
