@@ -39,6 +39,10 @@ from play.episode import PlaySettings
 from rl.errors import RLError
 
 RL_CARD_VERSION = 1
+WHATIF_WARNING = (
+    "the SFT dataset offered the what-if actions (WHATIF_*), so its system prompt lists them; the RL "
+    "stage knows the benchmark's eight actions only and scores a WHATIF_* answer as a syntax error"
+)
 SPLITS = ("train", "val", "test", "holdout")
 
 
@@ -192,9 +196,11 @@ def build_card(
         "by_difficulty": dict(sorted(Counter(r["difficulty"] or "?" for r in rows).items())),
         "skipped": counts["skipped"],
     }
+    warnings = [WHATIF_WARNING] if card.whatif else []
     return {
         "card_version": RL_CARD_VERSION,
         "kind": "grpo_prompts",
+        "warnings": warnings,
         "created_at": utc_now(),
         "git": git_info().model_dump(),
         "like": {"dataset": card.name, "card": opts["like"], "layout": card.layout, "whatif": card.whatif},
@@ -243,6 +249,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     card_path = out / "card.json"
     previous = json.loads(card_path.read_text(encoding="utf-8")) if card_path.is_file() else None
     write_json_atomic(card_path, build_card(rows, counts, card, opts, previous))
+    if card.whatif:
+        print(f"warning: {WHATIF_WARNING}", file=sys.stderr)
     print(f"{len(rows)} {args.split} prompts -> {target} (problems by split: {counts['problems_by_split']})")
     return 0
 

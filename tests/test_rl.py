@@ -16,6 +16,7 @@ import pytest
 
 from rl.config import RewardConfig
 from rl.errors import RLError
+from rl.export import WHATIF_WARNING
 from rl.export import main as export_main
 from rl.reward import SolverReward, parse_completion
 
@@ -73,6 +74,7 @@ def test_prompts_are_the_sft_samples_own_text_and_follow_its_split(sft):
     rl_card = json.loads((sft["out"] / "card.json").read_text())
     assert rl_card["like"]["layout"] == card["layout"] and rl_card["splits"]["train"]["rows"] == len(train)
     assert rl_card["splits"]["test"]["rows"] == len(test)
+    assert rl_card["warnings"] == ([WHATIF_WARNING] if card["whatif"] else [])
 
 
 def test_bad_input_is_one_clear_error_and_writes_nothing(sft, tmp_path, capsys):
