@@ -1,11 +1,14 @@
 """Reward throughput (completions/s): rl.reward.SolverReward vs a bare gurobipy loop, same run.
 
-    .venv/bin/python benchmarks/bench_reward.py [--problems SPEC ...] [--per-state 8] [--workers 2] [--rounds 3]
+    .venv/bin/python benchmarks/bench_reward.py [--problems SPEC ...] [--per-state 2] [--workers 2] [--rounds 3]
 
 States: the initial state of every problem (the rows ``make rl-data`` exports, legacy layout).
-Completions: ``--per-state`` per state, as GRPO scores a group of ``num_generations`` completions
-of one prompt (8 in rl/configs/grpo_qwen3.yaml): alternately ``DROP_CONSTRAINT`` and
-``RELAX_CONSTRAINT`` (by 5.0) of the IIS constraints in turn, each in the SFT answer format.
+Completions: ``--per-state`` per state (GRPO scores a group of ``num_generations`` completions of
+one prompt, 8 in rl/configs/grpo_qwen3.yaml): ``DROP_CONSTRAINT`` of the first IIS constraint,
+``RELAX_CONSTRAINT`` (by 5.0) of the last, then the others in turn, each in the SFT answer format.
+With more completions than a small IIS has distinct actions some repeat; the reward scores a
+repeat once per state (the baseline solves it again), so the header says how many are distinct:
+the default 2 per state are all distinct, the headline comparison.
 
 Ours: ``SolverReward`` (its worker processes, the default ``workers``) scoring the whole batch:
 parse, rebuild the state through ``DebugEnv`` (read, solve, IIS), apply, re-solve, metrics.
@@ -47,7 +50,8 @@ def batch(problems, per_state: int = 2) -> tuple[list[str], list[dict], list[tup
         if row["status"] != "INFEASIBLE" or not iis:
             continue
         for j in range(per_state):
-            action, name = ("DROP_CONSTRAINT", "RELAX_CONSTRAINT")[j % 2], iis[(j // 2) % len(iis)]
+            action = ("DROP_CONSTRAINT", "RELAX_CONSTRAINT")[j % 2]
+            name = iis[(j // 2) % len(iis)] if action == "DROP_CONSTRAINT" else iis[-1 - (j // 2) % len(iis)]
             args = name if action == "DROP_CONSTRAINT" else f"{name}, 5.0"
             completions.append(f"<think>\nfrom the IIS\n</think>\n\nAction: {action}({args})")
             rows.append(row)
@@ -80,7 +84,7 @@ def main() -> int:
     p.add_argument("--problems", nargs="+", default=[str(SHARED / "or_debug_bench" / "test")])
     p.add_argument("--workers", type=int, default=None, help="reward processes (default: rl/configs/reward.yaml)")
     p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--per-state", type=int, default=8, help="completions per state (GRPO's num_generations)")
+    p.add_argument("--per-state", type=int, default=2, help="completions per state (GRPO's num_generations)")
     args = p.parse_args()
     config = load_reward_config()
     if args.workers is not None:
@@ -103,7 +107,8 @@ def main() -> int:
                 counts[name] = int(fn())
                 timings[name] = min(timings.get(name, float("inf")), time.perf_counter() - t)
     base = n / timings["bare gurobipy loop"]
-    print(f"{n} completions, {args.per_state} per state, best of {args.rounds} rounds")
+    distinct = len(set(zip(columns["problem_id"], completions, strict=True)))
+    print(f"{n} completions ({distinct} distinct), {args.per_state} per state, best of {args.rounds} rounds")
     print(f"{'':34} {'completions/s':>14} {'ratio':>7} {'OPTIMAL after':>14}")
     for name, seconds in timings.items():
         rate = n / seconds

@@ -159,14 +159,20 @@ def _env(row: RewardRow, cfg: RewardConfig) -> DebugEnv:
     return _ENVS[key]
 
 
-def score_one(text: str, row: RewardRow, cfg: RewardConfig) -> Score:
-    """Score one completion on one row (deterministic: a function of the text and the row)."""
-    parsed = parse_completion(text)
-    if parsed.syntax_error:
-        return Score(reward=cfg.syntax_error, reason=parsed.reason)
-    fmt = float(parsed.format_ok)
-    if parsed.action is None:
-        return Score(reward=cfg.format * fmt, format=fmt, reason=parsed.reason)
+@dataclass(frozen=True)
+class _Applied:
+    """What applying one action to one state gave (the solver-dependent terms)."""
+
+    outcome: float
+    op: float
+    fp: float
+    diagnosis: float
+    error: str | None  # the environment's reason when the action did not apply, or a load failure
+    failed: bool = False  # the model could not be loaded or solved: the whole reward is 0
+
+
+def _apply(row: RewardRow, action: Action, cfg: RewardConfig) -> _Applied:
+    """Replay the row's prefix, apply ``action`` through DebugEnv, read the terms from ordebug.metrics."""
     problem = Problem(
         problem_id=row.problem_id, model_path=Path(row.model_file), original_objective=row.original_objective,
         target_name=",".join(row.target_names),
@@ -176,21 +182,49 @@ def score_one(text: str, row: RewardRow, cfg: RewardConfig) -> Score:
         env.reset(problem, options={"reuse_initial": True})  # the completions of one state share its solve
         for prior in row.prefix_actions:
             env.step(prior)
-        _, _, _, _, info = env.step(parsed.action)
+        _, _, _, _, info = env.step(action)
     except OrDebugError as exc:  # over the licence, unreadable model: no reward, and why
-        return Score(reward=0.0, action=str(parsed.action), reason=f"{type(exc).__name__}: {exc}")
+        return _Applied(0.0, 0.0, 0.0, 0.0, f"{type(exc).__name__}: {exc}", failed=True)
     record = env.record()
     metrics = episode_metrics(record, problem, ["op", "fp"])
-    outcome = float(info["valid"] and record.final_status == "OPTIMAL")
-    blamed = record.blamed[-1:] if info["valid"] and parsed.action.changes_model else []
+    blamed = record.blamed[-1:] if info["valid"] and action.changes_model else []
     in_iis = float(bool(blamed) and blamed[0] in row.iis_constraints)
     on_target = float(bool(blamed) and blamed[0] in row.target_names)
-    diagnosis = 0.5 * in_iis + 0.5 * on_target if row.target_names else in_iis
-    op, fp = (metrics["op"] or 0.0), (metrics["fp"] or 0.0)
-    reward = cfg.format * fmt + cfg.outcome * outcome + cfg.op * op + cfg.fp * fp + cfg.diagnosis * diagnosis
-    reason = parsed.reason or (None if info["valid"] else f"invalid action: {info['error']}")
-    return Score(reward=reward, format=fmt, outcome=outcome, op=op, fp=fp, diagnosis=diagnosis,
-                 action=str(parsed.action), reason=reason)  # fmt: skip
+    return _Applied(
+        outcome=float(info["valid"] and record.final_status == "OPTIMAL"),
+        op=metrics["op"] or 0.0,
+        fp=metrics["fp"] or 0.0,
+        diagnosis=0.5 * in_iis + 0.5 * on_target if row.target_names else in_iis,
+        error=None if info["valid"] else f"invalid action: {info['error']}",
+    )
+
+
+def score_one(
+    text: str, row: RewardRow, cfg: RewardConfig, applied: dict[str, _Applied] | None = None
+) -> Score:
+    """Score one completion on one row (deterministic: a function of the text and the row).
+
+    ``applied`` memoises the solver terms by canonical action text for the completions of one
+    row: GRPO's group often repeats an action, and the same action on the same state scores the same.
+    """
+    parsed = parse_completion(text)
+    if parsed.syntax_error:
+        return Score(reward=cfg.syntax_error, reason=parsed.reason)
+    fmt = float(parsed.format_ok)
+    if parsed.action is None:
+        return Score(reward=cfg.format * fmt, format=fmt, reason=parsed.reason)
+    key = str(parsed.action)
+    done = applied.get(key) if applied is not None else None
+    if done is None:
+        done = _apply(row, parsed.action, cfg)
+        if applied is not None:
+            applied[key] = done
+    if done.failed:
+        return Score(reward=0.0, action=key, reason=done.error)
+    reward = cfg.format * fmt + cfg.outcome * done.outcome + cfg.op * done.op + cfg.fp * done.fp
+    reward += cfg.diagnosis * done.diagnosis
+    return Score(reward=reward, format=fmt, outcome=done.outcome, op=done.op, fp=done.fp, diagnosis=done.diagnosis,
+                 action=key, reason=parsed.reason or done.error)  # fmt: skip
 
 
 def _score_groups(groups: list[tuple[list[str], dict[str, Any]]], cfg: dict[str, Any]) -> list[list[dict[str, Any]]]:
@@ -198,8 +232,8 @@ def _score_groups(groups: list[tuple[list[str], dict[str, Any]]], cfg: dict[str,
     parsed_cfg = RewardConfig.model_validate(cfg)
     out = []
     for texts, row in groups:
-        parsed_row = RewardRow.model_validate(row)
-        out.append([asdict(score_one(t, parsed_row, parsed_cfg)) for t in texts])
+        parsed_row, applied = RewardRow.model_validate(row), {}
+        out.append([asdict(score_one(t, parsed_row, parsed_cfg, applied)) for t in texts])
     return out
 
 
@@ -249,7 +283,8 @@ class SolverReward:
     def score(self, texts: Sequence[str], rows: Sequence[RewardRow]) -> list[Score]:
         cfg = self.config
         if cfg.workers == 0:
-            return [score_one(t, r, cfg) for t, r in zip(texts, rows, strict=True)]
+            memo: dict[str, dict[str, _Applied]] = {}
+            return [score_one(t, r, cfg, memo.setdefault(r.model_dump_json(), {})) for t, r in zip(texts, rows, strict=True)]
         pool = self._get_pool()
         dumped = cfg.model_dump()
         groups: dict[str, list[int]] = {}  # GRPO's completions of one prompt share one reset
