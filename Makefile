@@ -11,7 +11,7 @@ opt = $(if $(strip $($(1))),$(2) $($(1)))
 flag = $(if $(filter 1 true yes,$($(1))),$(2))
 
 .PHONY: help setup test test-fast lint bench generate collect summarize convert convert-traces \
-        convert-search presample tiny-model train export eval report study demo clean
+        convert-search presample tiny-model train export rl-data rl eval report study demo clean
 
 help: ## list every target with one line each
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-15s %s\n", $$1, $$2}'
@@ -75,6 +75,15 @@ train: $(STAMP) ## train a recipe: RECIPE=name [OVERRIDES="k=v ..."] [DRY_RUN=1]
 
 export: $(STAMP) ## merge a run's LoRA adapter into a full model with the qwen3_think chat template: RUN=DIR
 	$(PY) -m recipes.export $(call opt,RUN,--run)
+
+# ---- rl: the hand-off from SFT to GRPO (docs/rl.md) ----
+rl-data: $(STAMP) ## GRPO prompts in an SFT dataset's format and split: PROBLEMS=DIR LIKE=data/<sft name> OUT=DIR [SPLIT=train] [TRAJECTORIES=FILES] [OVERWRITE=1]
+	$(PY) -m rl.export $(call opt,PROBLEMS,--problems) $(call opt,LIKE,--like) $(call opt,OUT,--out) \
+	  $(call opt,SPLIT,--split) $(call opt,TRAJECTORIES,--trajectories) $(call flag,OVERWRITE,--overwrite)
+
+rl: $(STAMP) ## GRPO (TRL) with the solver-verified reward on `make export`'s merged model: [RL_CONFIG=rl/configs/grpo_qwen3.yaml] [RL_SET="k=v ..."] [DRY_RUN=1]
+	$(PY) -m rl.train --config $(or $(RL_CONFIG),rl/configs/grpo_qwen3.yaml) $(if $(RL_SET),--set $(RL_SET)) \
+	  $(call flag,DRY_RUN,--dry-run)
 
 # ---- eval ----
 eval: $(STAMP) ## evaluate: [RUN=DIR | BASE_MODEL=DIR | POLICY=heuristic|drop_first|oracle|openai|predictions] [PROBLEMS="DIR ..."] [OUT=DIR] [CONCURRENCY=N] [MAX_STEPS=20] [PREDICTIONS=FILE] [TOOL_CALLS=FILE] [MODEL=] [BASE_URL=] [LIMIT=N] [BASELINES=a,b]

@@ -187,22 +187,27 @@ class DebugEnv:
     def reset(self, problem: Problem | str, *, seed: int | None = None, options: dict | None = None):
         """Start an episode on ``problem``; returns ``(observation, info)``.
 
-        ``seed`` and ``options`` are accepted for the Gymnasium signature; the episode is
-        deterministic. Raises ProblemLoadError / LicenseLimitError for an unreadable model.
+        ``seed`` is accepted for the Gymnasium signature; the episode is deterministic.
+        ``options={"reuse_initial": True}``: when ``problem`` equals the previous reset's, keep its
+        model as read and its initial solve and IIS (the same first state, without reading and
+        solving again; the RL reward scores many completions of one state). Raises
+        ProblemLoadError / LicenseLimitError for an unreadable model.
         """
         if isinstance(problem, str):
             problem = load_model_files(problem)[0]
+        reuse = bool((options or {}).get("reuse_initial")) and not self._never_reset() and problem == self._problem
         self._problem = problem
         if self._genv is None:
             # a private env: the episode may be stepped from any thread (asyncio.to_thread)
             self._genv = solver.new_env()
-        self._orig = problem.read_model(self._genv)
-        self._orig.update()
-        self._original_names = list(dict.fromkeys(self._orig.getAttr("ConstrName", self._orig.getConstrs())))
-        self._calls = 0
-        result = self._solve_current(model=self._orig)
-        self._initial = self._snapshot
-        self._initial_result = result
+        if not reuse:
+            self._orig = problem.read_model(self._genv)
+            self._orig.update()
+            self._original_names = list(dict.fromkeys(self._orig.getAttr("ConstrName", self._orig.getConstrs())))
+            self._calls = 0
+            result = self._solve_current(model=self._orig)
+            self._initial = self._snapshot
+            self._initial_result = result
         self._calls = 0  # reset-time calls are free: every agent gets the same first observation
         self._load_working_copy()
         self._step = 0
@@ -216,6 +221,9 @@ class DebugEnv:
         self._last_result: str | None = None
         state = self._state()
         return render(state, self.layout), self._info(state, "", True, None, None)
+
+    def _never_reset(self) -> bool:
+        return not hasattr(self, "_initial_result")
 
     def step(self, action: Action | str):
         """Apply one action; returns ``(observation, reward, terminated, truncated, info)``."""

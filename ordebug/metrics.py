@@ -5,6 +5,13 @@ Definitions (``r`` = an EpisodeRecord, ``p`` = its Problem):
 * ``rr@k`` (k = 5, 10, 20) — recovered within k steps: the episode ended with the model
   OPTIMAL (``r.success``) and the step from which it stayed OPTIMAL (``r.recovered_step``)
   is ≤ k. ``recovery`` is the same without the k.
+* ``rr_first@k`` (k = 5, 10, 15, 20) — the benchmark's RR@k: some step ≤ k left the model
+  OPTIMAL (the first success within k steps), whatever came after. ``rr@15`` is this project's
+  stricter ``rr@k`` at k = 15, the benchmark's leaderboard column.
+* ``da_recall`` — the benchmark's DA: recall over the IIS, Σ|B ∩ I| / Σ|I| summed over episodes
+  (micro: each episode weighs by its IIS size ``iis_size``; per episode |B ∩ I| / |I|), B and I as
+  for ``da_iis``. Quote this one beside the benchmark's published DA, not ``da_iis``.
+* ``iis_size`` — constraints in the initial IIS (the weight of ``da_recall``).
 * ``da_iis`` — diagnosis overlap: Jaccard |B ∩ I| / |B ∪ I| of the constraints the agent
   blamed (targets of DROP_CONSTRAINT / RELAX_CONSTRAINT / UPDATE_RHS) and the IIS
   constraints of the initial observation (the IIS the agent was shown; for 19 type-F
@@ -23,7 +30,8 @@ Definitions (``r`` = an EpisodeRecord, ``p`` = its Problem):
   (relaxed ones count as kept). 0 when the episode did not recover.
 * ``steps`` and ``invalid_rate`` — steps taken, and the share of them that were invalid.
 
-Every metric aggregates by the mean over episodes where it is defined, with a seeded
+Every metric aggregates by the mean over episodes where it is defined (``micro`` metrics: the
+mean weighted by their ``weight`` metric, i.e. a ratio of sums), with a seeded
 percentile-bootstrap confidence interval; the number of undefined episodes is reported.
 """
 
@@ -57,6 +65,7 @@ class Metric:
     higher_is_better: bool
     description: str
     aggregation: str = "mean"
+    weight: str | None = None  # for aggregation "micro": the metric whose values weigh each episode
 
 
 def blamed_constraints(record: EpisodeRecord) -> list[str]:
@@ -76,6 +85,15 @@ def _rr(k: int) -> MetricFn:
     return fn
 
 
+def _rr_first(k: int) -> MetricFn:
+    def fn(r: EpisodeRecord, p: Problem | None) -> float:
+        if r.initial_status == "OPTIMAL":
+            return 1.0
+        return float(any(s.status == "OPTIMAL" and s.index <= k for s in r.steps))
+
+    return fn
+
+
 def _recovery(r: EpisodeRecord, p: Problem | None) -> float:
     return float(r.success)
 
@@ -86,6 +104,17 @@ def _da_iis(r: EpisodeRecord, p: Problem | None) -> float | None:
         return None
     blamed = set(blamed_constraints(r))
     return len(blamed & iis) / len(blamed | iis)
+
+
+def _iis_size(r: EpisodeRecord, p: Problem | None) -> float | None:
+    return float(len(set(r.initial_iis_constraints))) or None
+
+
+def _da_recall(r: EpisodeRecord, p: Problem | None) -> float | None:
+    iis = set(r.initial_iis_constraints)
+    if not iis:
+        return None
+    return len(set(blamed_constraints(r)) & iis) / len(iis)
 
 
 def _da_target(r: EpisodeRecord, p: Problem | None) -> float | None:
@@ -133,9 +162,19 @@ METRICS: dict[str, Metric] = {
     for m in (
         Metric("rr@5", _rr(5), True, "recovered to OPTIMAL within 5 steps"),
         Metric("rr@10", _rr(10), True, "recovered to OPTIMAL within 10 steps"),
+        Metric("rr@15", _rr(15), True, "recovered to OPTIMAL within 15 steps"),
         Metric("rr@20", _rr(20), True, "recovered to OPTIMAL within 20 steps"),
+        *(
+            Metric(f"rr_first@{k}", _rr_first(k), True,
+                   f"benchmark RR@{k}: some step <= {k} left the model OPTIMAL (first success, kept or not)")
+            for k in (5, 10, 15, 20)
+        ),
         Metric("recovery", _recovery, True, "episode ended with the model OPTIMAL"),
         Metric("da_iis", _da_iis, True, "Jaccard of blamed constraints and the initial IIS"),
+        Metric("da_recall", _da_recall, True,
+               "benchmark DA: recall over the initial IIS, sum|blamed & IIS| / sum|IIS| over episodes",
+               aggregation="micro", weight="iis_size"),
+        Metric("iis_size", _iis_size, False, "constraints in the initial IIS (the weight of da_recall)"),
         Metric("da_target", _da_target, True, "share of ground-truth targets the agent changed"),
         Metric("op", _op, True, "objective preservation 1-|Z-Z0|/|Z0| (denominator 1 when Z0=0)"),
         Metric("te", _te, True, "1 / solver calls"),
@@ -158,7 +197,9 @@ def get_metric(name: str) -> Metric:
 def episode_metrics(
     record: EpisodeRecord, problem: Problem | None = None, names: Iterable[str] = DEFAULT_METRICS
 ) -> dict[str, float | None]:
-    """Every requested metric for one episode (None where undefined)."""
+    """Every requested metric for one episode (None where undefined), with the weights micro ones need."""
+    names = list(names)
+    names += [m.weight for n in names if (m := get_metric(n)).weight and m.weight not in names]
     return {name: get_metric(name).fn(record, problem) for name in names}
 
 
@@ -177,16 +218,46 @@ class MetricSummary(BaseModel):
 
 
 def bootstrap_ci(
-    values: Sequence[float], *, n_boot: int = 1000, confidence: float = 0.95, seed: int = 0
+    values: Sequence[float],
+    *,
+    n_boot: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+    weights: Sequence[float] | None = None,
 ) -> tuple[float, float]:
-    """Percentile bootstrap CI of the mean (deterministic for a seed)."""
+    """Percentile bootstrap CI of the (weighted) mean, resampling episodes (deterministic for a seed)."""
     arr = np.asarray(values, dtype=float)
     if len(arr) == 1:
         return float(arr[0]), float(arr[0])
     rng = np.random.default_rng(seed)
-    means = arr[rng.integers(0, len(arr), size=(n_boot, len(arr)))].mean(axis=1)
+    idx = rng.integers(0, len(arr), size=(n_boot, len(arr)))
+    if weights is None:
+        means = arr[idx].mean(axis=1)
+    else:
+        w = np.asarray(weights, dtype=float)
+        means = (arr[idx] * w[idx]).sum(axis=1) / w[idx].sum(axis=1)
     alpha = (1.0 - confidence) / 2
     return float(np.quantile(means, alpha)), float(np.quantile(means, 1 - alpha))
+
+
+def _weights(metric: Metric, rows: Sequence[Mapping[str, float | None]]) -> list[float] | None:
+    """Per-episode weights of a micro metric (rows where it is defined), None for a plain mean."""
+    if metric.aggregation == "mean":
+        return None
+    if metric.aggregation != "micro" or metric.weight is None:
+        raise OrDebugError(f"metric {metric.name!r}: unsupported aggregation {metric.aggregation!r}")
+    out = []
+    for row in rows:
+        if row.get(metric.name) is None:
+            continue
+        w = row.get(metric.weight)
+        if w is None:
+            raise OrDebugError(
+                f"metric {metric.name!r} aggregates micro by {metric.weight!r}, which a row lacks",
+                fix=f"compute {metric.weight!r} with {metric.name!r} (episode_metrics does)",
+            )
+        out.append(float(w))
+    return out
 
 
 def aggregate(
@@ -204,11 +275,10 @@ def aggregate(
         metric = get_metric(name)
         values = [row[name] for row in rows if row.get(name) is not None]
         missing = len(rows) - len(values)
-        if metric.aggregation != "mean":  # pragma: no cover - only mean is registered today
-            raise OrDebugError(f"metric {name!r}: unsupported aggregation {metric.aggregation!r}")
+        weights = _weights(metric, rows)
         if values:
-            lo, hi = bootstrap_ci(values, n_boot=n_boot, confidence=confidence, seed=seed)
-            value = float(np.mean(values))
+            lo, hi = bootstrap_ci(values, n_boot=n_boot, confidence=confidence, seed=seed, weights=weights)
+            value = float(np.average(values, weights=weights))
         else:
             lo = hi = value = None
         out[name] = MetricSummary(
