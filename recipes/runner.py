@@ -41,6 +41,7 @@ from recipes.manifest import (
 from recipes.paths import REPO_ROOT
 from recipes.recipe import PhasePlan, Recipe
 from recipes.rundir import RESOLVED, RunInfo, last_checkpoint
+from recipes.time_budget import MAX_TRAIN_SECONDS_ENV
 from recipes.validate import dataset_files
 from recipes.yamlio import dump
 
@@ -61,7 +62,10 @@ def resolved_text(recipe: Recipe, command: str) -> str:
 
 def entry_env(recipe: Recipe) -> dict[str, str]:
     """What every training process gets in its environment, beyond the caller's."""
-    return {**OFFLINE_ENV, **({LOGITS_ON_LABELS_ENV: "1"} if recipe.logits_on_labels_only else {})}
+    env = {**OFFLINE_ENV, **({LOGITS_ON_LABELS_ENV: "1"} if recipe.logits_on_labels_only else {})}
+    if recipe.max_train_seconds is not None:
+        env[MAX_TRAIN_SECONDS_ENV] = f"{recipe.max_train_seconds:g}"
+    return env
 
 
 def phase_command(plan: PhasePlan, launch: LaunchPlan, recipe: Recipe) -> str:
@@ -110,7 +114,8 @@ def _run_phase(args: dict[str, Any], path: Path, launch: LaunchPlan, entry: dict
         try:
             train(args)
         finally:
-            os.environ.pop(LOGITS_ON_LABELS_ENV, None)  # the next recipe in this process decides for itself
+            for key in (LOGITS_ON_LABELS_ENV, MAX_TRAIN_SECONDS_ENV):  # the next recipe in this process decides
+                os.environ.pop(key, None)
             # (and recipes._entry undid its wrapper when run_exp returned)
         return
     env = {**os.environ, **entry}
