@@ -27,6 +27,8 @@ from recipes.yamlio import load_file
 PEAK_RSS_PREFIX = "peak_rss.rank"
 #: Set to 1 by the launcher for a recipe with `logits_on_labels_only: true`.
 LOGITS_ON_LABELS_ENV = "ORDEBUG_LOGITS_ON_LABELS_ONLY"
+#: Set to S by the launcher for a recipe with `max_train_seconds: S` (recipes/time_budget.py).
+MAX_TRAIN_SECONDS_ENV = "ORDEBUG_MAX_TRAIN_SECONDS"
 
 
 def train(args: dict[str, Any]) -> None:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from foundation.atomic import write_atomic
-from recipes._entry import LOGITS_ON_LABELS_ENV, PEAK_RSS_PREFIX
+from recipes._entry import LOGITS_ON_LABELS_ENV, MAX_TRAIN_SECONDS_ENV, PEAK_RSS_PREFIX
 from recipes._torchrun import FAILURES_ENV
 from recipes.errors import LaunchError
 from recipes.launch import Hardware, LaunchPlan, free_port, rank_failure_message
@@ -41,7 +41,6 @@ from recipes.manifest import (
 from recipes.paths import REPO_ROOT
 from recipes.recipe import PhasePlan, Recipe
 from recipes.rundir import RESOLVED, RunInfo, last_checkpoint
-from recipes.time_budget import MAX_TRAIN_SECONDS_ENV
 from recipes.validate import dataset_files
 from recipes.yamlio import dump
 

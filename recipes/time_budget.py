@@ -15,7 +15,8 @@ time budget wants a schedule that is not cut off half-way: ``constant_with_warmu
 clock; in a multi-GPU run the ranks can disagree by a step, so a budget is for one process.
 
 What happened is written to ``<output_dir>/time_budget.json``: the budget, seconds trained, the
-steps done and whether the budget stopped the run.
+steps done, whether the budget stopped the run, and the tokens seen (with
+``include_num_input_tokens_seen``).
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ from typing import Any
 
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
-#: Set by the launcher for a recipe with `max_train_seconds`; read by recipes._entry.
-MAX_TRAIN_SECONDS_ENV = "ORDEBUG_MAX_TRAIN_SECONDS"
+from recipes._entry import MAX_TRAIN_SECONDS_ENV
+
 REPORT = "time_budget.json"
 
 
@@ -54,7 +55,8 @@ class TimeBudget(TrainerCallback):
         if not state.is_world_process_zero or self.start is None:
             return
         report = {"max_train_seconds": self.seconds, "trained_seconds": round(self.clock() - self.start, 1),
-                  "steps": state.global_step, "max_steps": state.max_steps, "stopped_by_budget": self.stopped}
+                  "steps": state.global_step, "max_steps": state.max_steps, "stopped_by_budget": self.stopped,
+                  "tokens_seen": state.num_input_tokens_seen}  # 0 unless include_num_input_tokens_seen
         out = Path(args.output_dir)
         out.mkdir(parents=True, exist_ok=True)
         (out / REPORT).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")

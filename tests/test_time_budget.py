@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 from transformers import TrainerControl, TrainerState, TrainingArguments
 
+from recipes._entry import MAX_TRAIN_SECONDS_ENV
 from recipes.paths import REPO_ROOT
 from recipes.recipe import load_recipe
 from recipes.runner import entry_env
-from recipes.time_budget import MAX_TRAIN_SECONDS_ENV, REPORT, TimeBudget
+from recipes.time_budget import REPORT, TimeBudget
 from tests.recipe_helpers import write_dataset_dir
 
 
@@ -45,7 +46,7 @@ def test_the_budget_stops_at_the_first_step_past_it_and_says_so(tmp_path: Path) 
     budget.on_train_end(args, state, control)
     report = json.loads((tmp_path / REPORT).read_text())
     assert report == {"max_train_seconds": 10.0, "trained_seconds": 12.0, "steps": 4, "max_steps": 1000,
-                      "stopped_by_budget": True}
+                      "stopped_by_budget": True, "tokens_seen": 0}
 
 
 def test_the_recipe_key_reaches_the_training_process_and_is_validated(tmp_path: Path) -> None:
