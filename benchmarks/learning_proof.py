@@ -121,9 +121,17 @@ def data_steps(out: Path, size: Size) -> list[tuple[str, list[str], int]]:
     ]
 
 
+def card_settings(out: Path) -> list[str]:
+    """The observation layout and what-if actions the data used (its dataset card): eval reads them from a
+    run's card, but the untrained model and the baselines have no run, so every policy is told them."""
+    card = json.loads((out / "data" / "ordebug" / "card.json").read_text(encoding="utf-8"))
+    return ["--layout", str(card.get("layout") or "legacy"), "--whatif" if card.get("whatif") else "--no-whatif"]
+
+
 def eval_steps(out: Path, size: Size) -> list[tuple[str, list[str], int]]:
     o = shown(out)
-    episode = ["--problems", f"{o}/heldout", "--max-steps", str(size.max_steps), "--no-oracle-cost", "--no-progress"]
+    episode = ["--problems", f"{o}/heldout", "--max-steps", str(size.max_steps), *card_settings(out),
+               "--no-oracle-cost", "--no-progress"]
     model = [*episode, "--max-new-tokens", str(size.max_new_tokens), "--baselines", "none", "--backend",
              "huggingface", "--concurrency", str(size.concurrency)]
     return [
