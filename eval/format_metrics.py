@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
+from eval.metric_registry import STEP_RATES
 from eval.schema import StepFormat
 from ordebug.actions import PARAMS, Action, ActionName
 from ordebug.answer import THINK_CLOSE as CLOSE
@@ -121,30 +122,11 @@ def score_answer(text: str, names: Names | None = None) -> ScoredAnswer:
     return ScoredAnswer(fmt, strict.action, lenient.action, strict.action_error, lenient.action_error)
 
 
-#: Step-level rates reported in the summary: key -> (StepFormat field, description).
-STEP_RATES: dict[str, tuple[str, str]] = {
-    "format_ok": (
-        "format_ok",
-        "share of steps whose answer is fully well-formed (think, one strict action, args)",
-    ),
-    "think_present": ("think_present", "share of steps with a <think> tag"),
-    "think_balanced": ("think_balanced", "share of steps with exactly one, ordered <think>…</think> pair"),
-    "think_nonempty": ("think_nonempty", "share of steps with a non-blank <think> block"),
-    "action_strict": ("action_strict", "share of steps with exactly one action parsed strictly"),
-    "action_lenient": ("action_lenient", "share of steps with an action parsed leniently"),
-    "one_action": (
-        "one_action",
-        "share of steps with exactly one parseable action outside <think> (lenient)",
-    ),
-    "args_valid": ("args_valid", "share of steps with a checkable action whose names exist in the model"),
-}
-
-
 def step_rates(formats: list[StepFormat]) -> dict[str, float | None]:
     """Micro-averaged rates over steps (args_valid over steps where it could be checked)."""
     out: dict[str, float | None] = {}
-    for key, (field, _) in STEP_RATES.items():
-        values = [getattr(f, field) for f in formats]
+    for key in STEP_RATES:  # each is a StepFormat field (eval.metric_registry)
+        values = [getattr(f, key) for f in formats]
         values = [v for v in values if v is not None]
         out[key] = sum(bool(v) for v in values) / len(values) if values else None
     return out

@@ -1,10 +1,25 @@
-"""Every metric eval reports, declared once: name, direction, description, how it aggregates.
+"""Every metric the project reports, declared once in one table: name, direction, aggregation,
+unit, description (as lm-evaluation-harness registers metrics).
 
-Episode metrics come from ``ordebug.metrics`` (the benchmark's definitions); the repair-cost,
-per-step format, tool-call and count figures are declared here. Every table, CSV, plot and
-terminal summary of ``eval/`` takes its columns from :data:`VIEWS` and each column's direction
-and title from :func:`get`; a name that is not registered is an error with "did you mean"
-and the known list, never a silent higher-is-better.
+How to add a metric: add one ``MetricSpec`` row to :data:`TABLE` (and a view below if a table
+should show it). An episode metric (``kind="episode"``) also needs its per-episode function in
+``ordebug.metrics.EPISODE_METRICS`` under the same name — the benchmark's definitions live with
+the benchmark; importing this module fails if the two disagree. Everything else reads from here:
+eval's summary and results.json definitions (``eval.scoring``), the offline scorers, every table,
+CSV, plot and terminal summary (:data:`VIEWS`), the studies' defaults and directions
+(:data:`DEFAULT_METRICS`), and the demo's REPORT.md. An unknown name is an error with "did you
+mean" and the known list, never a silent higher-is-better.
+
+Aggregations (how per-unit values become the summary value, and which bootstrap of
+``foundation.stats`` gives its interval):
+
+- ``mean`` — mean over the episodes (or rows) where the metric is defined; plain bootstrap.
+- ``pooled`` — share over all steps of the scored episodes; clustered bootstrap over episodes.
+  Per episode (a study's paired comparison), the share of that episode's steps.
+- ``micro`` — a ratio of sums over episodes, Σ value·weight / Σ weight, each episode weighted by
+  the metric its ``weight`` names (e.g. ``da_recall`` by ``iis_size``: Σ|B ∩ I| / Σ|I|); clustered
+  bootstrap over episodes. Per episode (a study's paired comparison), the episode's own value.
+- ``count`` — a count; no interval.
 """
 
 from __future__ import annotations
@@ -13,22 +28,27 @@ from dataclasses import dataclass
 from typing import Literal
 
 from eval.errors import EvalConfigError
-from eval.format_metrics import STEP_RATES
-from eval.schema import MetricInfo
+from eval.schema import RENAMED_METRICS, MetricInfo
 from foundation.errors import unknown_name
-from ordebug.metrics import METRICS as EPISODE_METRICS
+from ordebug.metrics import EPISODE_METRICS
 
 Level = Literal["episode", "step", "row"]
-Kind = Literal["episode", "repair", "format", "tool_call", "count"]
+Kind = Literal["episode", "repair", "format", "action", "tool_call", "count"]
+Aggregation = Literal["mean", "pooled", "micro", "count"]
 
 #: Prefix of the per-reason tool-call failure shares (``invalid:<reason code>``).
 INVALID_PREFIX = "invalid:"
-#: Display titles that differ from the metric's name (the paper's abbreviations).
-_TITLES = {"rr@5": "RR@5", "rr@10": "RR@10", "rr@20": "RR@20", "op": "OP", "fp": "FP", "te": "TE",
-           "da_iis": "DA-IIS", "da_target": "DA-target", "rr@15": "RR@15",
-           # the benchmark's own definitions, titled so no reader takes them for the project's
-           **{f"rr_first@{k}": f"RR-first@{k} (bench)" for k in (5, 10, 15, 20)},
-           "da_recall": "DA-recall (bench)", "iis_size": "IIS size"}  # fmt: skip
+
+#: Names that a metric used to have: an old results.json reads under the current name
+#: (eval.schema); asking for an old name is an error that names the new one.
+RENAMED = RENAMED_METRICS
+
+_AGGREGATION_TEXT = {
+    "mean": "mean over {unit}s where defined (CI: bootstrap over {unit}s)",
+    "pooled": "pooled over all steps (CI: bootstrap over episodes)",
+    "micro": "ratio of sums over {unit}s, weighted by {weight} (CI: bootstrap over {unit}s)",
+    "count": "count",
+}
 
 
 @dataclass(frozen=True)
@@ -37,46 +57,113 @@ class MetricSpec:
 
     name: str
     higher_is_better: bool
-    description: str
+    aggregation: Aggregation
+    level: Level
     kind: Kind
-    level: Level = "episode"
+    description: str
+    short: str = ""  # column title when it differs from the name (the paper's abbreviations)
+    weight: str | None = None  # aggregation "micro": the episode metric each episode weighs by
 
     @property
     def title(self) -> str:
         """Column title with its direction, e.g. ``RR@5 ↑``."""
-        return f"{_TITLES.get(self.name, self.name)} {'↑' if self.higher_is_better else '↓'}"
+        return f"{self.short or self.name} {'↑' if self.higher_is_better else '↓'}"
+
+    def aggregation_text(self, unit: str | None = None) -> str:
+        """results.json's words for the aggregation (``unit``: episode or row)."""
+        return _AGGREGATION_TEXT[self.aggregation].format(unit=unit or self.level, weight=self.weight)
 
 
-def _specs() -> list[MetricSpec]:
-    specs = [MetricSpec(m.name, m.higher_is_better, m.description, "episode") for m in EPISODE_METRICS.values()]
-    specs += [
-        MetricSpec("repair_cost", False,
-                   "elements (constraints/variables) the agent changed, recovered episodes only", "repair"),
-        MetricSpec("oracle_cost", False,
-                   "elements the oracle's minimal repair changes (ordebug.oracle.minimal_repair)", "repair"),
-        MetricSpec("repair_excess", False,
-                   "repair_cost - oracle_cost on recovered episodes (0 = as few changes as the oracle)", "repair"),
-    ]  # fmt: skip
-    specs += [MetricSpec(k, True, desc, "format", "step") for k, (_, desc) in STEP_RATES.items()]
-    specs += [
-        MetricSpec("invalid_action_rate", False,
-                   "share of steps the environment rejected (unparseable or not applicable action)", "format", "step"),
-        MetricSpec("action_match", True,
-                   "the answer's action equals the reference answer's action (rows with a label)", "format", "row"),
-        MetricSpec("tool_call_valid", True,
-                   "share of calls that parse, name a known tool, carry every required argument with the declared "
-                   "type and no undeclared one (converters.tool_traces.schema.validate_call)", "tool_call", "row"),
-        MetricSpec("call_match", True,
-                   "the call's name and args equal the reference call's (rows with a label)", "tool_call", "row"),
-        # counts: not a contest, but listed with the direction results.json has always recorded
-        MetricSpec("n", True, "episodes (or rows) scored", "count"),
-        MetricSpec("n_steps", True, "steps scored", "count", "step"),
-        MetricSpec("n_labelled", True, "rows with a reference answer", "count", "row"),
-    ]  # fmt: skip
-    return specs
+def _m(name: str, up: bool, aggregation: Aggregation, level: Level, kind: Kind, description: str,
+       short: str = "", weight: str | None = None) -> MetricSpec:
+    return MetricSpec(name, up, aggregation, level, kind, description, short, weight)
 
 
-REGISTRY: dict[str, MetricSpec] = {s.name: s for s in _specs()}
+UP, DOWN = True, False
+
+#: The one table. Order is the order of results.json's definitions.
+TABLE: tuple[MetricSpec, ...] = (
+    # the benchmark's episode metrics (per-episode functions: ordebug.metrics.EPISODE_METRICS)
+    _m("rr@5", UP, "mean", "episode", "episode", "recovered to OPTIMAL within 5 steps", "RR@5"),
+    _m("rr@10", UP, "mean", "episode", "episode", "recovered to OPTIMAL within 10 steps", "RR@10"),
+    _m("rr@15", UP, "mean", "episode", "episode", "recovered to OPTIMAL within 15 steps", "RR@15"),
+    _m("rr@20", UP, "mean", "episode", "episode", "recovered to OPTIMAL within 20 steps", "RR@20"),
+    # the benchmark's own definitions, titled so no reader takes them for the project's
+    *(_m(f"rr_first@{k}", UP, "mean", "episode", "episode",
+         f"benchmark RR@{k}: some step <= {k} left the model OPTIMAL (first success, kept or not)",
+         f"RR-first@{k} (bench)") for k in (5, 10, 15, 20)),
+    _m("recovery", UP, "mean", "episode", "episode", "episode ended with the model OPTIMAL"),
+    _m("da_iis", UP, "mean", "episode", "episode", "Jaccard of blamed constraints and the initial IIS", "DA-IIS"),
+    _m("da_recall", UP, "micro", "episode", "episode",
+       "benchmark DA: recall over the initial IIS, sum|blamed & IIS| / sum|IIS| over episodes",
+       "DA-recall (bench)", weight="iis_size"),
+    _m("iis_size", DOWN, "mean", "episode", "episode", "constraints in the initial IIS (the weight of da_recall)",
+       "IIS size"),
+    _m("da_target", UP, "mean", "episode", "episode", "share of ground-truth targets the agent changed",
+       "DA-target"),
+    _m("op", UP, "mean", "episode", "episode", "objective preservation 1-|Z-Z0|/|Z0| (denominator 1 when Z0=0)",
+       "OP"),
+    _m("te", UP, "mean", "episode", "episode", "1 / solver calls", "TE"),
+    _m("fp", UP, "mean", "episode", "episode", "share of original constraints kept", "FP"),
+    _m("steps", DOWN, "mean", "episode", "episode", "steps taken"),
+    # repair cost against the oracle (eval.scoring.episode_result)
+    _m("repair_cost", DOWN, "mean", "episode", "repair",
+       "elements (constraints/variables) the agent changed, recovered episodes only"),
+    _m("oracle_cost", DOWN, "mean", "episode", "repair",
+       "elements the oracle's minimal repair changes (ordebug.oracle.minimal_repair)"),
+    _m("repair_excess", DOWN, "mean", "episode", "repair",
+       "repair_cost - oracle_cost on recovered episodes (0 = as few changes as the oracle)"),
+    # answer format per step: each name is a field of eval.format_metrics.StepFormat
+    _m("format_ok", UP, "pooled", "step", "format",
+       "share of steps whose answer is fully well-formed (think, one strict action, args)"),
+    _m("think_present", UP, "pooled", "step", "format", "share of steps with a <think> tag"),
+    _m("think_balanced", UP, "pooled", "step", "format", "share of steps with exactly one, ordered <think>…</think> pair"),
+    _m("think_nonempty", UP, "pooled", "step", "format", "share of steps with a non-blank <think> block"),
+    _m("action_strict", UP, "pooled", "step", "format", "share of steps with exactly one action parsed strictly"),
+    _m("action_lenient", UP, "pooled", "step", "format", "share of steps with an action parsed leniently"),
+    _m("one_action", UP, "pooled", "step", "format",
+       "share of steps with exactly one parseable action outside <think> (lenient)"),
+    _m("args_valid", UP, "pooled", "step", "format", "share of steps with a checkable action whose names exist in the model"),
+    # the environment's verdict per step (also an episode value: ordebug.metrics)
+    _m("invalid_action_rate", DOWN, "pooled", "step", "action",
+       "share of steps the environment rejected (unparseable or not applicable action)"),
+    # offline scoring of prediction files (eval.offline)
+    _m("action_match", UP, "mean", "row", "format",
+       "the answer's action equals the reference answer's action (rows with a label)"),
+    _m("tool_call_valid", UP, "mean", "row", "tool_call",
+       "share of calls that parse, name a known tool, carry every required argument with the declared "
+       "type and no undeclared one (converters.tool_traces.schema.validate_call)"),
+    _m("call_match", UP, "mean", "row", "tool_call", "the call's name and args equal the reference call's (rows with a label)"),
+    # counts: not a contest, but listed with the direction results.json has always recorded
+    _m("n", UP, "count", "episode", "count", "episodes (or rows) scored"),
+    _m("n_steps", UP, "count", "step", "count", "steps scored"),
+    _m("n_labelled", UP, "count", "row", "count", "rows with a reference answer"),
+)  # fmt: skip
+
+REGISTRY: dict[str, MetricSpec] = {s.name: s for s in TABLE}
+
+
+def _check_table() -> None:
+    """One row per name, and the episode rows are exactly the benchmark's per-episode functions."""
+    if len(REGISTRY) != len(TABLE):
+        dupes = sorted({s.name for s in TABLE if sum(t.name == s.name for t in TABLE) > 1})
+        raise EvalConfigError(f"metric declared twice in eval.metric_registry.TABLE: {', '.join(dupes)}",
+                              fix="keep one row per metric name")
+    declared = {s.name for s in TABLE if s.kind == "episode"} | {"invalid_action_rate"}
+    if declared != set(EPISODE_METRICS):
+        raise EvalConfigError(
+            f"episode metrics differ: only in the table {sorted(declared - set(EPISODE_METRICS))}, only in "
+            f"ordebug.metrics.EPISODE_METRICS {sorted(set(EPISODE_METRICS) - declared)}",
+            fix="declare each episode metric both as a TABLE row and as a function under the same name",
+        )
+
+
+_check_table()
+
+
+def names(*, kind: Kind | None = None, level: Level | None = None) -> tuple[str, ...]:
+    """Registered names of one kind and/or level, in table order."""
+    return tuple(s.name for s in TABLE if (kind is None or s.kind == kind) and (level is None or s.level == level))
 
 
 def get(name: str) -> MetricSpec:
@@ -84,24 +171,31 @@ def get(name: str) -> MetricSpec:
     spec = REGISTRY.get(name)
     if spec is not None:
         return spec
+    if name in RENAMED:
+        raise EvalConfigError(f"metric {name!r} was renamed to {RENAMED[name]!r}", fix=f"write {RENAMED[name]}")
     if name.startswith(INVALID_PREFIX) and len(name) > len(INVALID_PREFIX):
         code = name[len(INVALID_PREFIX) :]
-        return MetricSpec(name, False, f"share of calls whose first failed check is {code}", "tool_call", "row")
+        return MetricSpec(name, False, "mean", "row", "tool_call", f"share of calls whose first failed check is {code}")
     raise EvalConfigError(unknown_name("metric", name, tuple(REGISTRY)), fix="use a registered name (eval.metric_registry)")
 
 
-def _view(*names: str) -> tuple[str, ...]:
-    for name in names:
+def _view(*view_names: str) -> tuple[str, ...]:
+    for name in view_names:
         get(name)  # a typo here fails at import, in every test, not in a report nobody reads
-    return names
+    return view_names
 
 
 _RATES = ("rr@5", "rr@10", "rr@20", "da_iis", "da_target", "op", "te", "fp")
 #: The benchmark's leaderboard definitions (first OPTIMAL within k; DA as recall over the IIS, micro).
 _BENCH = ("rr_first@5", "rr_first@10", "rr_first@15", "rr@15", "da_recall")
-_FORMAT = tuple(STEP_RATES)  # format_ok first, then the parts it is made of
+#: The per-step answer-format rates, format_ok first, then the parts it is made of.
+STEP_RATES = names(kind="format", level="step")
+_FORMAT = STEP_RATES
 
-#: The columns (rows) of every table, CSV, plot and summary eval writes, in order.
+#: Metrics a study compares by default: the benchmark's headline figures and the answer format.
+DEFAULT_METRICS = _view(*_RATES, "format_ok")
+
+#: The columns (rows) of every table, CSV, plot and summary the project writes, in order.
 VIEWS: dict[str, tuple[str, ...]] = {
     # report.md of one evaluation
     "headline": _view(*_RATES, *_BENCH, "steps", "recovery", "repair_cost", "oracle_cost", "repair_excess",
@@ -132,12 +226,14 @@ def view(name: str) -> tuple[str, ...]:
         raise KeyError(unknown_name("view", name, tuple(VIEWS))) from None
 
 
-def info(name: str, aggregation: str, level: Level | None = None, description: str | None = None) -> MetricInfo:
-    """results.json's definition of a metric (``Results.metrics``), direction and text from the registry."""
+def info(name: str, aggregation: str | None = None, level: Level | None = None,
+         description: str | None = None) -> MetricInfo:
+    """results.json's definition of a metric (``Results.metrics``), all from the table unless overridden
+    (an offline scorer states its own unit, e.g. a format rate over rows)."""
     spec = get(name)
     return MetricInfo(
         description=description or spec.description,
         higher_is_better=spec.higher_is_better,
-        aggregation=aggregation,
+        aggregation=aggregation or spec.aggregation_text(),
         level=level or spec.level,
     )

@@ -16,13 +16,13 @@ from typing import Any
 import numpy as np
 
 from eval.episodes import model_names
-from eval.format_metrics import STEP_RATES, Names, score_answer
-from eval.metric_registry import INVALID_PREFIX, info
+from eval.format_metrics import Names, score_answer
+from eval.metric_registry import INVALID_PREFIX, STEP_RATES, info
 from eval.prediction_files import PredictionLine, names_in_observation, read_predictions
 from eval.provenance import git_state, versions
 from eval.schema import GroupSummary, MetricInfo, PredictionRow, Results, Samples, ToolCallRow
-from eval.scoring import N_BOOT, cluster_ci
 from foundation.provenance import utc_now
+from foundation.stats import mean_ci
 from ordebug.answer import parse_answer
 from ordebug.problems import Problem
 
@@ -31,8 +31,7 @@ def _rate(flags: Sequence[bool | None], seed: int) -> tuple[float | None, list[f
     values = [bool(v) for v in flags if v is not None]
     if not values:
         return None, None
-    counts = np.stack([np.array(values, float), np.ones(len(values))])
-    return float(np.mean(values)), cluster_ci(counts, seed, N_BOOT)
+    return float(np.mean(values)), list(mean_ci(values, seed=seed))  # rows are independent: plain bootstrap
 
 
 def score_prediction(
@@ -73,8 +72,8 @@ def score_predictions(
     rows = [score_prediction(line, by_id, cache) for line in lines]
     summary: dict[str, float | int | None] = {}
     ci: dict[str, list[float] | None] = {}
-    for key, (field, _) in STEP_RATES.items():
-        summary[key], ci[key] = _rate([getattr(r.format, field) for r in rows], seed)
+    for key in STEP_RATES:  # each is a StepFormat field
+        summary[key], ci[key] = _rate([getattr(r.format, key) for r in rows], seed)
     summary["action_match"], ci["action_match"] = _rate([r.action_match for r in rows], seed)
     summary["n"] = len(rows)
     summary["n_labelled"] = sum(r.label_action is not None for r in rows)
@@ -82,7 +81,7 @@ def score_predictions(
 
 
 def prediction_metric_infos() -> dict[str, MetricInfo]:
-    infos = {k: info(k, "mean over rows", "row") for k in STEP_RATES}
+    infos = {k: info(k, "mean over rows where defined (CI: bootstrap over rows)", "row") for k in STEP_RATES}
     infos["action_match"] = info("action_match", "mean over labelled rows")
     infos["n"] = info("n", "count", "row", "rows scored")
     infos["n_labelled"] = info("n_labelled", "count")

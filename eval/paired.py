@@ -20,26 +20,21 @@ certain than the per-problem differences say. Here:
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from eval.metric_registry import REGISTRY
 from eval.schema import Results
-from eval.scoring import STEP_GETTERS
-
-#: Metrics a study compares by default: the benchmark's headline figures and the answer format.
-DEFAULT_METRICS = ("rr@5", "rr@10", "rr@20", "da_iis", "da_target", "op", "te", "fp", "format_ok")
-N_BOOT = 2000
+from eval.scoring import REPAIR_FIELDS, STEP_GETTERS
+from foundation.stats import CONFIDENCE, N_RESAMPLES, percentile_interval, resampled_means
+from ordebug.metrics import EPISODE_METRICS
 
 
 def known_metrics() -> dict[str, bool]:
-    """Every metric with a per-problem value: name -> higher_is_better."""
-    from eval.scoring import metric_infos
-
-    return {name: info.higher_is_better for name, info in metric_infos().items()
-            if (info.level == "episode" and name != "n") or name in STEP_GETTERS}
+    """Every metric with a per-problem value: name -> higher_is_better (from the registry)."""
+    return {name: REGISTRY[name].higher_is_better for name in (*EPISODE_METRICS, *REPAIR_FIELDS, *STEP_GETTERS)}
 
 
 def per_problem(results: Results, metric: str) -> dict[str, float]:
@@ -95,27 +90,8 @@ def _grid(pairs: Sequence[tuple[dict[str, float], dict[str, float]]]) -> tuple[n
     return base, var
 
 
-def _boot_means(x: np.ndarray, rng: np.random.Generator, n_boot: int) -> np.ndarray:
-    """Bootstrap means of a seeds x problems array: problems resampled, seeds too when there are several."""
-    n_seeds, n_problems = x.shape
-    si = rng.integers(0, n_seeds, size=(n_boot, n_seeds)) if n_seeds > 1 else np.zeros((n_boot, 1), int)
-    pi = rng.integers(0, n_problems, size=(n_boot, n_problems))
-    sample = x[si[:, :, None], pi[:, None, :]]
-    with warnings.catch_warnings():  # an all-NaN resample (few pairs) warns; _interval drops that draw
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return np.nanmean(sample.reshape(n_boot, -1), axis=1)
-
-
-def _interval(draws: np.ndarray, confidence: float) -> tuple[float, float] | None:
-    draws = draws[~np.isnan(draws)]
-    if len(draws) == 0:
-        return None
-    tail = (1 - confidence) / 2
-    return float(np.quantile(draws, tail)), float(np.quantile(draws, 1 - tail))
-
-
 def compare(pairs: Sequence[tuple[dict[str, float], dict[str, float]]], metric: str, higher_is_better: bool,
-            *, n_boot: int = N_BOOT, confidence: float = 0.95, seed: int = 0) -> PairedStat:
+            *, n_boot: int = N_RESAMPLES, confidence: float = CONFIDENCE, seed: int = 0) -> PairedStat:
     """Paired statistics of variant - baseline; ``pairs`` holds one (baseline, variant) per seed,
     each problem_id -> value (as ``per_problem`` returns)."""
     base, var = _grid(pairs)
@@ -125,8 +101,8 @@ def compare(pairs: Sequence[tuple[dict[str, float], dict[str, float]]], metric: 
     if n_pairs == 0:
         return PairedStat(metric, higher_is_better, 0, 0, len(pairs), None, None, None, None, None, 0, 0, 0)
     rng = np.random.default_rng(seed)
-    paired = _interval(_boot_means(diff, rng, n_boot), confidence)
-    unpaired = _interval(_boot_means(var, rng, n_boot) - _boot_means(base, rng, n_boot), confidence)
+    paired = percentile_interval(resampled_means(diff, rng, n_boot), confidence)
+    unpaired = percentile_interval(resampled_means(var, rng, n_boot) - resampled_means(base, rng, n_boot), confidence)
     per_problem_diff = np.array([col[~np.isnan(col)].mean() for col in diff.T if (~np.isnan(col)).any()])
     better = per_problem_diff if higher_is_better else -per_problem_diff
     eps = 1e-12
@@ -148,7 +124,7 @@ def compare(pairs: Sequence[tuple[dict[str, float], dict[str, float]]], metric: 
 
 
 def compare_results(pairs: Sequence[tuple[Results, Results]], metrics: Sequence[str], *,
-                    n_boot: int = N_BOOT, confidence: float = 0.95, seed: int = 0) -> list[PairedStat]:
+                    n_boot: int = N_RESAMPLES, confidence: float = CONFIDENCE, seed: int = 0) -> list[PairedStat]:
     """``compare`` for every metric of (baseline, variant) results paired by seed."""
     direction = known_metrics()
     out = []

@@ -29,7 +29,7 @@ from foundation.atomic import write_atomic
 from foundation.cli import cli_main
 from foundation.tables import markdown_table
 
-METRICS = view("ablation")
+COLUMNS = view("ablation")
 #: Recipe keys that differ between any two runs by construction, so they are not ablation columns.
 IGNORED_KEYS = frozenset({"output_dir", "run_name", "logging_dir", "overwrite_output_dir", "description"})
 
@@ -133,22 +133,22 @@ def build_table(evals: list[Evaluation]) -> tuple[str, str, list[str]]:
     flats = [flatten(e.recipe) for e in evals]
     problem_sets = {json.dumps(e.results.config.get("problems"), sort_keys=True) for e in evals}
     extra = ["problems"] if len(problem_sets) > 1 else []
-    header = ["run", "policy", *diff, *extra, "n", *METRICS]
+    header = ["run", "policy", *diff, *extra, "n", *COLUMNS]
     md_rows, csv_rows = [], []
-    best = {m: _best(evals, m) for m in METRICS}
+    best = {m: _best(evals, m) for m in COLUMNS}
     for e, flat in zip(evals, flats, strict=True):
         s, ci = e.results.summary, e.results.ci
         probs = [str((e.results.config.get("problems") or {}).get("spec", ""))] if extra else []
         row = [e.label, e.results.policy, *[flat.get(k, "—") for k in diff], *probs, fmt(s.get("n"))]
         crow: list[Any] = [e.label, e.results.policy, *[flat.get(k, "") for k in diff], *probs, s.get("n")]
-        for m in METRICS:
+        for m in COLUMNS:
             v, c = s.get(m), ci.get(m)
             text = fmt(v) if v is None or not c else f"{fmt(v)} [{fmt(c[0])}, {fmt(c[1])}]"
             row.append(f"**{text}**" if v is not None and fmt(v) == best[m] else text)
             crow += [v, c[0] if c else None, c[1] if c else None]
         md_rows.append(row)
         csv_rows.append(crow)
-    md = markdown_table(header, md_rows, align="l" * (2 + len(diff) + len(extra)) + "r" * (1 + len(METRICS)))
+    md = markdown_table(header, md_rows, align="l" * (2 + len(diff) + len(extra)) + "r" * (1 + len(COLUMNS)))
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(
@@ -158,7 +158,7 @@ def build_table(evals: list[Evaluation]) -> tuple[str, str, list[str]]:
             *diff,
             *extra,
             "n",
-            *[f"{m}{s}" for m in METRICS for s in ("", "_ci_low", "_ci_high")],
+            *[f"{m}{s}" for m in COLUMNS for s in ("", "_ci_low", "_ci_high")],
         ]
     )
     writer.writerows(csv_rows)

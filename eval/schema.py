@@ -10,7 +10,23 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+#: Metric names that changed: an older results.json is read under the current name (the old key is
+#: renamed, or dropped where the file already carries the new one).
+RENAMED_METRICS = {"invalid_rate": "invalid_action_rate"}
+
+
+def _current_names(values: Any) -> Any:
+    """A metric-keyed mapping with old names moved to the current ones (see RENAMED_METRICS)."""
+    if not isinstance(values, dict) or not RENAMED_METRICS.keys() & values.keys():
+        return values
+    out = {k: v for k, v in values.items() if k not in RENAMED_METRICS}
+    for old, new in RENAMED_METRICS.items():
+        if old in values and new not in out:
+            out[new] = values[old]
+    return out
+
 
 #: Bump on any incompatible change; readers (eval.report) refuse versions they do not know.
 RESULTS_SCHEMA_VERSION = 1
@@ -91,6 +107,8 @@ class EpisodeResult(_Model):
         description="episode metrics by registry name (ordebug.metrics.episode_metrics) plus "
         "repair-cost fields; None where a metric is undefined for this episode"
     )
+    _names = field_validator("metrics", mode="before")(_current_names)
+
     oracle: dict[str, Any] | None = Field(
         None, description="the oracle's minimal repair (ordebug.oracle.minimal_repair) for this problem"
     )
@@ -114,6 +132,7 @@ class GroupSummary(_Model):
     ci: dict[str, list[float] | None] = Field(
         description="metric name -> [low, high] bootstrap 95% interval (None when undefined)"
     )
+    _names = field_validator("summary", "ci", mode="before")(_current_names)
 
 
 class PredictionRow(_Model):
@@ -187,6 +206,7 @@ class Results(_Model):
     metrics: dict[str, MetricInfo] = Field(
         description="definition, direction and aggregation of every metric"
     )
+    _names = field_validator("summary", "ci", "metrics", mode="before")(_current_names)
     breakdown: dict[str, dict[str, GroupSummary]] = Field(
         description="'error_type' and 'difficulty' -> group value -> the group's summary"
     )

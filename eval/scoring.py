@@ -1,7 +1,8 @@
 """From played episodes to scored results: per-episode metrics, summaries, breakdowns.
 
 Episode metrics come from ``ordebug.metrics`` (the benchmark's one definition: RR@k, DA, OP,
-TE, FP, steps); the step-level format rates are ours (``eval.format_metrics``). Summaries are
+TE, FP, steps); the step-level format rates are ours (``eval.format_metrics``). Names,
+directions and aggregations come from ``eval.metric_registry``; intervals from ``foundation.stats``. Summaries are
 computed from ``EpisodeResult`` rows only, so anyone can recompute them from results.json.
 """
 
@@ -13,16 +14,14 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from eval.episodes import PlayedEpisode
-from eval.format_metrics import STEP_RATES
-from eval.metric_registry import REGISTRY, info
+from eval.metric_registry import STEP_RATES, get, info, names
 from eval.schema import EpisodeResult, GroupSummary, MetricInfo, StepRecord
-from ordebug.metrics import METRICS, aggregate, episode_metrics
+from foundation.stats import N_RESAMPLES, mean_ci, pooled_rate_ci
+from ordebug.metrics import EPISODE_METRICS, episode_metrics
 from ordebug.oracle import Repair
 
-#: Repair-cost fields (episode level), until ordebug.metrics defines them (see world_api.md).
-REPAIR_FIELDS = tuple(name for name, spec in REGISTRY.items() if spec.kind == "repair")
-
-N_BOOT = 1000
+#: Repair-cost fields (episode level), computed here against the oracle.
+REPAIR_FIELDS = names(kind="repair")
 
 
 def episode_result(played: PlayedEpisode, repair: Repair | None) -> EpisodeResult:
@@ -56,81 +55,65 @@ def episode_result(played: PlayedEpisode, repair: Repair | None) -> EpisodeResul
 
 
 def metric_infos() -> dict[str, MetricInfo]:
-    """Definition of every key in a summary (from eval.metric_registry)."""
-    pooled = "pooled over all steps (CI: bootstrap over episodes)"
-    infos = {
-        name: info(name, f"{spec.aggregation} over episodes where defined", "episode")
-        for name, spec in METRICS.items()
-    }
-    infos |= {name: info(name, "mean over episodes where defined", "episode") for name in REPAIR_FIELDS}
-    infos |= {name: info(name, pooled, "step") for name in (*STEP_RATES, "invalid_action_rate")}
-    infos["n"] = info("n", "count", "episode", "episodes scored")
-    infos["n_steps"] = info("n_steps", "count", "step")
+    """Definition of every key in a summary, from the registry's table (eval.metric_registry)."""
+    infos = {name: info(name) for name in (*EPISODE_METRICS, *REPAIR_FIELDS, *STEP_GETTERS)}
+    infos["n"] = info("n", description="episodes scored")
+    infos["n_steps"] = info("n_steps")
     return infos
 
 
 def _step_counts(
     episodes: Sequence[EpisodeResult], getter: Callable[[StepRecord], bool | None]
-) -> np.ndarray:
+) -> tuple[np.ndarray, np.ndarray]:
     """Per episode: (steps where ``getter`` is true, steps where it is defined)."""
-    counts = np.zeros((2, len(episodes)))
+    hits, totals = np.zeros(len(episodes)), np.zeros(len(episodes))
     for i, ep in enumerate(episodes):
         for step in ep.steps:
             v = getter(step)
             if v is not None:
-                counts[0, i] += bool(v)
-                counts[1, i] += 1
-    return counts
+                hits[i] += bool(v)
+                totals[i] += 1
+    return hits, totals
 
 
-def cluster_ci(counts: np.ndarray, seed: int, n_boot: int = N_BOOT) -> list[float] | None:
-    """Bootstrap CI of a pooled rate, resampling whole episodes (steps of one episode correlate)."""
-    hits, totals = counts
-    keep = totals > 0
-    hits, totals = hits[keep], totals[keep]
-    if len(totals) == 0:
-        return None
-    if len(totals) == 1:
-        v = float(hits[0] / totals[0])
-        return [v, v]
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(totals), size=(n_boot, len(totals)))
-    rates = hits[idx].sum(axis=1) / totals[idx].sum(axis=1)
-    return [float(np.quantile(rates, 0.025)), float(np.quantile(rates, 0.975))]
-
-
+#: The step-pooled metrics: name -> its value on one step (None where undefined).
 STEP_GETTERS: dict[str, Callable[[StepRecord], bool | None]] = {
-    key: (lambda s, f=field: getattr(s.format, f)) for key, (field, _) in STEP_RATES.items()
+    key: (lambda s, f=key: getattr(s.format, f)) for key in STEP_RATES  # each is a StepFormat field
 }
 STEP_GETTERS["invalid_action_rate"] = lambda s: not s.valid
 
 
-def summarize(episodes: Sequence[EpisodeResult], *, seed: int = 0, n_boot: int = N_BOOT) -> GroupSummary:
-    """Summary values and bootstrap CIs of a set of episodes (those with metrics)."""
+def _interval(ci: tuple[float, float] | None) -> list[float] | None:
+    return list(ci) if ci is not None else None
+
+
+def summarize(episodes: Sequence[EpisodeResult], *, seed: int = 0, n_boot: int = N_RESAMPLES) -> GroupSummary:
+    """Summary values and bootstrap CIs of a set of episodes (those with metrics), each metric
+    aggregated as the registry declares: ``mean`` over episodes (plain bootstrap), ``micro`` (a ratio
+    of sums over episodes) or ``pooled`` over steps (both: bootstrap over episodes)."""
     scored = [ep for ep in episodes if ep.metrics]
-    rows = [ep.metrics for ep in scored]
-    names = list(METRICS) + list(REPAIR_FIELDS)
     summary: dict[str, float | int | None] = {}
     ci: dict[str, list[float] | None] = {}
-    agg = aggregate(rows, [n for n in METRICS], n_boot=n_boot, seed=seed) if rows else {}
-    for name in names:
-        if name in agg:
-            s = agg[name]
-            summary[name] = s.value
-            ci[name] = [s.ci_low, s.ci_high] if s.ci_low is not None else None
-        else:
-            values = [row[name] for row in rows if row.get(name) is not None]
-            summary[name] = float(np.mean(values)) if values else None
-            ci[name] = (
-                cluster_ci(np.stack([np.array(values, float), np.ones(len(values))]), seed, n_boot)
-                if values
-                else None
-            )
+    for name in (*EPISODE_METRICS, *REPAIR_FIELDS):
+        spec = get(name)
+        if spec.aggregation == "micro":  # a ratio of sums: Σ value·weight / Σ weight over episodes
+            pairs = [(float(v), float(ep.metrics[spec.weight])) for ep in scored
+                     if (v := ep.metrics.get(name)) is not None and ep.metrics.get(spec.weight) is not None]
+            hits, totals = np.array([v * w for v, w in pairs]), np.array([w for _, w in pairs])
+            total = totals.sum()
+            summary[name] = float(hits.sum() / total) if total else None
+            ci[name] = _interval(pooled_rate_ci(hits, totals, n_boot=n_boot, seed=seed)) if total else None
+            continue
+        if spec.aggregation != "mean":  # invalid_action_rate: pooled over steps, below
+            continue
+        values = [float(v) for ep in scored if (v := ep.metrics.get(name)) is not None]
+        summary[name] = float(np.mean(values)) if values else None
+        ci[name] = _interval(mean_ci(values, n_boot=n_boot, seed=seed)) if values else None
     for key, getter in STEP_GETTERS.items():
-        counts = _step_counts(scored, getter)
-        total = counts[1].sum()
-        summary[key] = float(counts[0].sum() / total) if total else None
-        ci[key] = cluster_ci(counts, seed, n_boot) if total else None
+        hits, totals = _step_counts(scored, getter)
+        total = totals.sum()
+        summary[key] = float(hits.sum() / total) if total else None
+        ci[key] = _interval(pooled_rate_ci(hits, totals, n_boot=n_boot, seed=seed)) if total else None
     summary["n"] = len(scored)
     summary["n_steps"] = sum(len(ep.steps) for ep in scored)
     return GroupSummary(summary=summary, ci=ci)

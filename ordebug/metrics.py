@@ -1,6 +1,9 @@
-"""Episode metrics, declared once by name with their direction and aggregation.
+"""Episode metrics of the benchmark: the per-episode functions, by name.
 
-Definitions (``r`` = an EpisodeRecord, ``p`` = its Problem):
+Their direction, aggregation and description are declared once, with every other reported
+metric, in ``eval/metric_registry.py`` (importing it checks both agree); the summary and its
+bootstrap intervals are computed there (``eval.scoring``, ``foundation.stats``). Definitions
+(``r`` = an EpisodeRecord, ``p`` = its Problem):
 
 * ``rr@k`` (k = 5, 10, 20) — recovered within k steps: the episode ended with the model
   OPTIMAL (``r.success``) and the step from which it stayed OPTIMAL (``r.recovered_step``)
@@ -9,14 +12,15 @@ Definitions (``r`` = an EpisodeRecord, ``p`` = its Problem):
   OPTIMAL (the first success within k steps), whatever came after. ``rr@15`` is this project's
   stricter ``rr@k`` at k = 15, the benchmark's leaderboard column.
 * ``da_recall`` — the benchmark's DA: recall over the IIS, Σ|B ∩ I| / Σ|I| summed over episodes
-  (micro: each episode weighs by its IIS size ``iis_size``; per episode |B ∩ I| / |I|), B and I as
-  for ``da_iis``. Quote this one beside the benchmark's published DA, not ``da_iis``.
+  (aggregated ``micro``: each episode weighs by its IIS size ``iis_size``; per episode
+  |B ∩ I| / |I|), B and I as for ``da_iis``. Quote this one beside the benchmark's published DA,
+  not ``da_iis``.
 * ``iis_size`` — constraints in the initial IIS (the weight of ``da_recall``).
 * ``da_iis`` — diagnosis overlap: Jaccard |B ∩ I| / |B ∪ I| of the constraints the agent
   blamed (targets of DROP_CONSTRAINT / RELAX_CONSTRAINT / UPDATE_RHS) and the IIS
   constraints of the initial observation (the IIS the agent was shown; for 19 type-F
-  problems of the user's ``hard`` set Gurobi 13 finds another valid IIS than the recorded
-  one). None when the initial IIS has no constraints.
+  problems of OR-Debug-Bench's ``hard`` set Gurobi 13 finds another valid IIS than the
+  recorded one). None when the initial IIS has no constraints.
 * ``da_target`` — ground-truth target hit: the share of the problem's targets the agent
   blamed (any model-changing action, UPDATE_BOUNDS variables included). Targets come from
   ``target_name``: a comma-separated list, where ``constr:var`` (type C) counts as ``constr``.
@@ -28,44 +32,23 @@ Definitions (``r`` = an EpisodeRecord, ``p`` = its Problem):
   reset's initial solve and IIS are free; 0 calls counts as 1).
 * ``fp`` — fix preservation: share of the original constraints still in the final model
   (relaxed ones count as kept). 0 when the episode did not recover.
-* ``steps`` and ``invalid_rate`` — steps taken, and the share of them that were invalid.
-
-Every metric aggregates by the mean over episodes where it is defined (``micro`` metrics: the
-mean weighted by their ``weight`` metric, i.e. a ratio of sums), with a seeded
-percentile-bootstrap confidence interval; the number of undefined episodes is reported.
+* ``steps`` and ``invalid_action_rate`` — steps taken, and the share of them the environment
+  rejected (``invalid_rate`` before; old trajectory lines keep that key).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
 
-import numpy as np
-from pydantic import BaseModel, ConfigDict
-
-from foundation.errors import unknown_name
 from ordebug.actions import ActionName, parse_action
 from ordebug.episode import EpisodeRecord
-from ordebug.errors import OrDebugError
 from ordebug.problems import Problem
 
 ZERO_OBJECTIVE_TOL = 1e-9
 _CONSTRAINT_ACTIONS = {ActionName.DROP_CONSTRAINT, ActionName.RELAX_CONSTRAINT, ActionName.UPDATE_RHS}
 
 MetricFn = Callable[[EpisodeRecord, "Problem | None"], "float | None"]
-
-
-@dataclass(frozen=True)
-class Metric:
-    """A registered metric: how to compute it per episode and how to read it."""
-
-    name: str
-    fn: MetricFn
-    higher_is_better: bool
-    description: str
-    aggregation: str = "mean"
-    weight: str | None = None  # for aggregation "micro": the metric whose values weigh each episode
 
 
 def blamed_constraints(record: EpisodeRecord) -> list[str]:
@@ -157,132 +140,29 @@ def _invalid(r: EpisodeRecord, p: Problem | None) -> float | None:
     return r.n_invalid / r.n_steps if r.n_steps else None
 
 
-METRICS: dict[str, Metric] = {
-    m.name: m
-    for m in (
-        Metric("rr@5", _rr(5), True, "recovered to OPTIMAL within 5 steps"),
-        Metric("rr@10", _rr(10), True, "recovered to OPTIMAL within 10 steps"),
-        Metric("rr@15", _rr(15), True, "recovered to OPTIMAL within 15 steps"),
-        Metric("rr@20", _rr(20), True, "recovered to OPTIMAL within 20 steps"),
-        *(
-            Metric(f"rr_first@{k}", _rr_first(k), True,
-                   f"benchmark RR@{k}: some step <= {k} left the model OPTIMAL (first success, kept or not)")
-            for k in (5, 10, 15, 20)
-        ),
-        Metric("recovery", _recovery, True, "episode ended with the model OPTIMAL"),
-        Metric("da_iis", _da_iis, True, "Jaccard of blamed constraints and the initial IIS"),
-        Metric("da_recall", _da_recall, True,
-               "benchmark DA: recall over the initial IIS, sum|blamed & IIS| / sum|IIS| over episodes",
-               aggregation="micro", weight="iis_size"),
-        Metric("iis_size", _iis_size, False, "constraints in the initial IIS (the weight of da_recall)"),
-        Metric("da_target", _da_target, True, "share of ground-truth targets the agent changed"),
-        Metric("op", _op, True, "objective preservation 1-|Z-Z0|/|Z0| (denominator 1 when Z0=0)"),
-        Metric("te", _te, True, "1 / solver calls"),
-        Metric("fp", _fp, True, "share of original constraints kept"),
-        Metric("steps", _steps, False, "steps taken"),
-        Metric("invalid_rate", _invalid, False, "share of steps that were invalid"),
-    )
+#: name -> per-episode value (None where undefined); declared in eval/metric_registry.py's TABLE.
+EPISODE_METRICS: dict[str, MetricFn] = {
+    "rr@5": _rr(5),
+    "rr@10": _rr(10),
+    "rr@15": _rr(15),
+    "rr@20": _rr(20),
+    **{f"rr_first@{k}": _rr_first(k) for k in (5, 10, 15, 20)},
+    "recovery": _recovery,
+    "da_iis": _da_iis,
+    "da_recall": _da_recall,
+    "iis_size": _iis_size,
+    "da_target": _da_target,
+    "op": _op,
+    "te": _te,
+    "fp": _fp,
+    "steps": _steps,
+    "invalid_action_rate": _invalid,
 }
-DEFAULT_METRICS: tuple[str, ...] = tuple(METRICS)
-
-
-def get_metric(name: str) -> Metric:
-    """The registered metric ``name``; an unknown name fails with 'did you mean' and the list."""
-    try:
-        return METRICS[name]
-    except KeyError:
-        raise OrDebugError(unknown_name("metric", name, tuple(METRICS))) from None
 
 
 def episode_metrics(
-    record: EpisodeRecord, problem: Problem | None = None, names: Iterable[str] = DEFAULT_METRICS
+    record: EpisodeRecord, problem: Problem | None = None, names: Iterable[str] | None = None
 ) -> dict[str, float | None]:
-    """Every requested metric for one episode (None where undefined), with the weights micro ones need."""
-    names = list(names)
-    names += [m.weight for n in names if (m := get_metric(n)).weight and m.weight not in names]
-    return {name: get_metric(name).fn(record, problem) for name in names}
-
-
-class MetricSummary(BaseModel):
-    """One aggregated metric."""
-
-    model_config = ConfigDict(extra="forbid")
-    name: str
-    value: float | None
-    ci_low: float | None
-    ci_high: float | None
-    n: int
-    n_missing: int
-    higher_is_better: bool
-    aggregation: str
-
-
-def bootstrap_ci(
-    values: Sequence[float],
-    *,
-    n_boot: int = 1000,
-    confidence: float = 0.95,
-    seed: int = 0,
-    weights: Sequence[float] | None = None,
-) -> tuple[float, float]:
-    """Percentile bootstrap CI of the (weighted) mean, resampling episodes (deterministic for a seed)."""
-    arr = np.asarray(values, dtype=float)
-    if len(arr) == 1:
-        return float(arr[0]), float(arr[0])
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(arr), size=(n_boot, len(arr)))
-    if weights is None:
-        means = arr[idx].mean(axis=1)
-    else:
-        w = np.asarray(weights, dtype=float)
-        means = (arr[idx] * w[idx]).sum(axis=1) / w[idx].sum(axis=1)
-    alpha = (1.0 - confidence) / 2
-    return float(np.quantile(means, alpha)), float(np.quantile(means, 1 - alpha))
-
-
-def _weights(metric: Metric, rows: Sequence[Mapping[str, float | None]]) -> list[float] | None:
-    """Per-episode weights of a micro metric (rows where it is defined), None for a plain mean."""
-    if metric.aggregation == "mean":
-        return None
-    if metric.aggregation != "micro" or metric.weight is None:
-        raise OrDebugError(f"metric {metric.name!r}: unsupported aggregation {metric.aggregation!r}")
-    out = []
-    for row in rows:
-        if row.get(metric.name) is None:
-            continue
-        w = row.get(metric.weight)
-        if w is None:
-            raise OrDebugError(
-                f"metric {metric.name!r} aggregates micro by {metric.weight!r}, which a row lacks",
-                fix=f"compute {metric.weight!r} with {metric.name!r} (episode_metrics does)",
-            )
-        out.append(float(w))
-    return out
-
-
-def aggregate(
-    rows: Sequence[Mapping[str, float | None]],
-    names: Iterable[str] | None = None,
-    *,
-    n_boot: int = 1000,
-    confidence: float = 0.95,
-    seed: int = 0,
-) -> dict[str, MetricSummary]:
-    """Aggregate per-episode metric rows (from episode_metrics) into summaries with CIs."""
-    names = list(names) if names is not None else [n for n in METRICS if any(n in row for row in rows)]
-    out: dict[str, MetricSummary] = {}
-    for name in names:
-        metric = get_metric(name)
-        values = [row[name] for row in rows if row.get(name) is not None]
-        missing = len(rows) - len(values)
-        weights = _weights(metric, rows)
-        if values:
-            lo, hi = bootstrap_ci(values, n_boot=n_boot, confidence=confidence, seed=seed, weights=weights)
-            value = float(np.average(values, weights=weights))
-        else:
-            lo = hi = value = None
-        out[name] = MetricSummary(
-            name=name, value=value, ci_low=lo, ci_high=hi, n=len(values), n_missing=missing,
-            higher_is_better=metric.higher_is_better, aggregation=metric.aggregation,
-        )  # fmt: skip
-    return out
+    """The episode metrics ``names`` (all by default) for one episode (None where undefined)."""
+    chosen = EPISODE_METRICS if names is None else {n: EPISODE_METRICS[n] for n in names}
+    return {name: fn(record, problem) for name, fn in chosen.items()}

@@ -2,7 +2,8 @@
 
 With ORDEBUG_LOGITS_ON_LABELS_ONLY=1 (the launcher sets it for a recipe with
 `logits_on_labels_only: true`) the SFT model computes its LM head only at labelled positions
-(recipes/labelled_logits.py).
+(recipes/labelled_logits.py). With ORDEBUG_MAX_TRAIN_SECONDS=S (a recipe with `max_train_seconds`)
+training stops at the first step past S seconds (recipes/time_budget.py).
 
     python -m recipes._entry runs/<name>/llamafactory_args.yaml
 
@@ -26,6 +27,8 @@ from recipes.yamlio import load_file
 PEAK_RSS_PREFIX = "peak_rss.rank"
 #: Set to 1 by the launcher for a recipe with `logits_on_labels_only: true`.
 LOGITS_ON_LABELS_ENV = "ORDEBUG_LOGITS_ON_LABELS_ONLY"
+#: Set to S by the launcher for a recipe with `max_train_seconds: S` (recipes/time_budget.py).
+MAX_TRAIN_SECONDS_ENV = "ORDEBUG_MAX_TRAIN_SECONDS"
 
 
 def train(args: dict[str, Any]) -> None:
@@ -36,11 +39,12 @@ def train(args: dict[str, Any]) -> None:
     from llamafactory.train.tuner import run_exp
 
     from recipes.labelled_logits import installed
+    from recipes.time_budget import from_env as time_budget
 
     on_labels = installed() if os.environ.get(LOGITS_ON_LABELS_ENV) == "1" else contextlib.nullcontext()
     try:
         with on_labels:
-            run_exp(dict(args))
+            run_exp(dict(args), callbacks=time_budget())
     finally:
         record_peak_rss(Path(str(args["output_dir"])))
 

@@ -10,6 +10,9 @@ A recipe file holds LLaMA-Factory's own keys and these wrapper keys:
 - `logits_on_labels_only: true` computes the LM head only at positions that carry a label: the
   same loss and gradients, several times faster for a small model on the CPU (SFT only;
   `recipes/labelled_logits.py`).
+- `max_train_seconds: S` stops training at the first optimizer step that ends S seconds after
+  training began (model loading and tokenising not counted; `recipes/time_budget.py`). Pair it with
+  a schedule that a cut-off does not leave half-way, e.g. `lr_scheduler_type: constant_with_warmup`.
 - `phases:` progressive training: a list of `{name:, description:, <LLaMA-Factory keys>}`. Each phase
   is the shared keys updated by its own; each phase after the first starts from the previous
   phase's output (LoRA: `adapter_name_or_path`, which resumes training that adapter; full/freeze:
@@ -34,7 +37,7 @@ from recipes.errors import Problem, RecipeFormatError, RecipeNotFoundError
 from recipes.paths import CONFIGS_DIR, REPO_ROOT, RUNS_DIR, from_repo
 from recipes.yamlio import load_file, parse_scalar
 
-WRAPPER_KEYS = ("base", "description", "gpus", "logits_on_labels_only", "phases")
+WRAPPER_KEYS = ("base", "description", "gpus", "logits_on_labels_only", "max_train_seconds", "phases")
 PHASE_WRAPPER_KEYS = ("name", "description")
 #: LLaMA-Factory keys holding a filesystem path (resolved against the repository root).
 PATH_KEYS = ("dataset_dir", "deepspeed", "output_dir", "tokenized_path", "media_dir", "cache_dir",
@@ -68,6 +71,7 @@ class Recipe:
     description: str = ""
     gpus: int | None = None
     logits_on_labels_only: bool = False
+    max_train_seconds: float | None = None
     args: dict[str, Any] = field(default_factory=dict)
     phases: list[dict[str, Any]] = field(default_factory=list)
     sources: list[Path] = field(default_factory=list)
@@ -111,6 +115,8 @@ class Recipe:
             out["gpus"] = self.gpus
         if self.logits_on_labels_only:
             out["logits_on_labels_only"] = True
+        if self.max_train_seconds is not None:
+            out["max_train_seconds"] = self.max_train_seconds
         plans = self.phase_plans()
         if not self.phases:
             out.update(plans[0].args)
@@ -343,6 +349,12 @@ def _take_wrappers(recipe: Recipe, data: dict[str, Any]) -> None:
                                        "logits_on_labels_only: true", on_labels, recipe.where("logits_on_labels_only")))
         on_labels = False
     recipe.logits_on_labels_only = on_labels
+    seconds = data.pop("max_train_seconds", None)
+    if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds <= 0):
+        recipe.problems.append(Problem("max_train_seconds", "expected a positive number of seconds",
+                                       "max_train_seconds: 240", seconds, recipe.where("max_train_seconds")))
+        seconds = None
+    recipe.max_train_seconds = seconds
     phases = data.pop("phases", None)
     recipe.args = data
     if phases is None:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from foundation.atomic import write_atomic
-from recipes._entry import LOGITS_ON_LABELS_ENV, PEAK_RSS_PREFIX
+from recipes._entry import LOGITS_ON_LABELS_ENV, MAX_TRAIN_SECONDS_ENV, PEAK_RSS_PREFIX
 from recipes._torchrun import FAILURES_ENV
 from recipes.errors import LaunchError
 from recipes.launch import Hardware, LaunchPlan, free_port, rank_failure_message
@@ -61,7 +61,10 @@ def resolved_text(recipe: Recipe, command: str) -> str:
 
 def entry_env(recipe: Recipe) -> dict[str, str]:
     """What every training process gets in its environment, beyond the caller's."""
-    return {**OFFLINE_ENV, **({LOGITS_ON_LABELS_ENV: "1"} if recipe.logits_on_labels_only else {})}
+    env = {**OFFLINE_ENV, **({LOGITS_ON_LABELS_ENV: "1"} if recipe.logits_on_labels_only else {})}
+    if recipe.max_train_seconds is not None:
+        env[MAX_TRAIN_SECONDS_ENV] = f"{recipe.max_train_seconds:g}"
+    return env
 
 
 def phase_command(plan: PhasePlan, launch: LaunchPlan, recipe: Recipe) -> str:
@@ -110,7 +113,8 @@ def _run_phase(args: dict[str, Any], path: Path, launch: LaunchPlan, entry: dict
         try:
             train(args)
         finally:
-            os.environ.pop(LOGITS_ON_LABELS_ENV, None)  # the next recipe in this process decides for itself
+            for key in (LOGITS_ON_LABELS_ENV, MAX_TRAIN_SECONDS_ENV):  # the next recipe in this process decides
+                os.environ.pop(key, None)
             # (and recipes._entry undid its wrapper when run_exp returned)
         return
     env = {**os.environ, **entry}

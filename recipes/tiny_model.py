@@ -7,6 +7,7 @@ laptop CPU in seconds, with no download.
 
     python -m recipes.tiny_model [--out models/tiny-qwen3] [--seed 0] [--force]
     python -m recipes.tiny_model --shape demo      # models/tiny-qwen3-demo, the shape `make demo` trains
+    python -m recipes.tiny_model --shape proof     # models/qwen3-proof, 103M, the GPU learning proof
 """
 
 from __future__ import annotations
@@ -53,10 +54,25 @@ DEMO_CONFIG: dict[str, object] = {
     "num_hidden_layers": 4,
 }
 
+#: The GPU learning proof's shape (benchmarks/learning_proof.py, recipe learning_proof): 103M
+#: parameters, 78M of them the tied 152K-token embedding, 25M in 8 layers of width 512. Big enough to
+#: learn to copy names from its prompt, small enough to see tens of millions of tokens in minutes on
+#: one H100.
+PROOF_CONFIG: dict[str, object] = {
+    **TINY_CONFIG,
+    "hidden_size": 512,
+    "intermediate_size": 1536,
+    "num_hidden_layers": 8,
+    "num_attention_heads": 8,
+    "num_key_value_heads": 4,
+    "head_dim": 64,
+}
+
 #: --shape name -> (config, default output folder); "tiny" is what the tests build.
 SHAPES: dict[str, tuple[dict[str, object], Path]] = {
     "tiny": (TINY_CONFIG, DEFAULT_DIR),
     "demo": (DEMO_CONFIG, DEMO_DIR),
+    "proof": (PROOF_CONFIG, REPO_ROOT / "models" / "qwen3-proof"),
 }
 
 
@@ -126,9 +142,11 @@ def build_tiny_model(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m recipes.tiny_model", description=__doc__.splitlines()[0])
     parser.add_argument("--shape", choices=sorted(SHAPES), default="tiny",
-                        help="tiny: 2 layers of width 64 (tests); demo: 4 layers of width 64 (make demo)")
+                        help="tiny: 2 layers of width 64 (tests); demo: 4 layers of width 64 (make demo); "
+                        "proof: 8 layers of width 512, 103M parameters (the GPU learning proof)")
     parser.add_argument("--out", type=Path, default=None,
-                        help="output directory (default models/tiny-qwen3, or models/tiny-qwen3-demo for --shape demo)")
+                        help="output directory (default models/tiny-qwen3, models/tiny-qwen3-demo for --shape demo, "
+                        "models/qwen3-proof for --shape proof)")
     parser.add_argument("--seed", type=int, default=0, help="weight-initialisation seed (default 0)")
     parser.add_argument("--force", action="store_true", help="rebuild even if an identical model is there")
     args = parser.parse_args(argv)

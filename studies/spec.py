@@ -28,7 +28,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from eval.paired import DEFAULT_METRICS, N_BOOT, known_metrics
+from eval.metric_registry import DEFAULT_METRICS, RENAMED
+from eval.paired import known_metrics
+from foundation.stats import CONFIDENCE, N_RESAMPLES
 from recipes.errors import Problem, RecipeError
 from recipes.paths import RECIPES_DIR, REPO_ROOT, RUNS_DIR, from_repo
 from recipes.recipe import WRAPPER_KEYS, find_recipe, parse_override
@@ -246,7 +248,9 @@ def _metrics(r: _Reader, raw: Any) -> list[str]:
         return list(DEFAULT_METRICS)
     known = known_metrics()
     for i, m in enumerate(raw):
-        if m not in known:
+        if m in RENAMED:
+            r.add(("metrics", i), f"metric {m!r} was renamed", f"write {RENAMED[m]}")
+        elif m not in known:
             r.add(("metrics", i), f"unknown metric {m!r}", _did_you_mean(str(m), sorted(known)))
     return [m for m in raw if m in known]
 
@@ -305,14 +309,14 @@ def read_study(spec: str) -> tuple[Study | None, list[Problem]]:
     problems = _problems(r, data.get("problems"))
     settings = _eval(r, data.get("eval"))
     metrics = _metrics(r, data.get("metrics"))
-    confidence = data.get("confidence", 0.95)
+    confidence = data.get("confidence", CONFIDENCE)
     if not isinstance(confidence, float) or not 0.5 <= confidence < 1:
-        r.add(("confidence",), "expected a number in [0.5, 1)", "confidence: 0.95", confidence)
-        confidence = 0.95
-    n_boot = data.get("n_boot", N_BOOT)
+        r.add(("confidence",), "expected a number in [0.5, 1)", f"confidence: {CONFIDENCE}", confidence)
+        confidence = CONFIDENCE
+    n_boot = data.get("n_boot", N_RESAMPLES)
     if not isinstance(n_boot, int) or isinstance(n_boot, bool) or n_boot < 100:
-        r.add(("n_boot",), "expected an integer of at least 100", f"n_boot: {N_BOOT}", n_boot)
-        n_boot = N_BOOT
+        r.add(("n_boot",), "expected an integer of at least 100", f"n_boot: {N_RESAMPLES}", n_boot)
+        n_boot = N_RESAMPLES
     out = data.get("out")
     if out is not None and not isinstance(out, str):
         r.add(("out",), "expected a directory path", f"out: runs/studies/{path.stem}", out)

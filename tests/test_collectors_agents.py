@@ -11,7 +11,6 @@ import pytest
 from collectors.agents import SCRIPTED, ScriptedPolicy
 from collectors.runner import RunOptions, collect
 from ordebug.answer import parse_answer
-from ordebug.metrics import aggregate
 from ordebug.problems import Problem, load_problems
 from tests.collectors_helpers import make_bench, read_trajectories
 
@@ -38,11 +37,16 @@ def runs(shared_problems, tmp_path_factory) -> dict[str, list]:
     return out
 
 
+def _mean(values: list[float | None]) -> float:
+    """Mean over the episodes where the metric is defined (as eval's summary)."""
+    defined = [v for v in values if v is not None]
+    return sum(defined) / len(defined)
+
+
 def table(runs: dict[str, list]) -> dict[str, dict[str, float]]:
     result = {}
     for agent, trajs in runs.items():
-        summary = aggregate([t.metrics for t in trajs], METRICS, n_boot=50)
-        result[agent] = {name: summary[name].value for name in METRICS}
+        result[agent] = {name: _mean([t.metrics.get(name) for t in trajs]) for name in METRICS}
     print("\n| agent | " + " | ".join(METRICS) + " |")
     for agent, row in result.items():
         print(f"| {agent} | " + " | ".join(f"{v:.3f}" for v in row.values()) + " |")

@@ -124,7 +124,7 @@ def test_format_and_invalid_steps_exact(hand_set):
     assert m["rr@5"] == 1.0 and m["steps"] == 4
     assert m["op"] == 1.0 and m["fp"] == 1.0 and m["te"] == 1.0
     assert close(m["da_iis"], Fraction(1, 2)) and m["da_target"] == 1.0
-    assert m["invalid_rate"] == 0.5
+    assert m["invalid_action_rate"] == 0.5
     assert ep.terminated_by == "submit"
 
 

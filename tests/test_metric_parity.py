@@ -11,7 +11,9 @@ import pytest
 
 from eval.metric_registry import get, view
 from ordebug.episode import EpisodeRecord, StepRecord
-from ordebug.metrics import aggregate, episode_metrics
+from eval.schema import EpisodeResult
+from eval.scoring import summarize
+from ordebug.metrics import episode_metrics
 
 
 def _steps(*statuses: str) -> list[StepRecord]:
@@ -41,14 +43,20 @@ def test_rr_first_counts_the_first_optimal_the_project_rr_needs_it_kept():
 
 
 def test_da_recall_is_micro_recall_over_the_iis_and_differs_from_the_jaccard_da_iis():
-    rows = [episode_metrics(r, None, ["da_recall", "da_iis"]) for r in (UNDONE, LATE)]
+    rows = [episode_metrics(r, None) for r in (UNDONE, LATE)]
     assert [r["da_recall"] for r in rows] == pytest.approx([1 / 3, 1.0])
     assert [r["da_iis"] for r in rows] == pytest.approx([1 / 3, 1 / 2])  # {c4} / {c4, c5}
-    assert [r["iis_size"] for r in rows] == [3.0, 1.0]  # the weight comes with the metric
-    out = aggregate(rows, ["da_recall", "da_iis"], n_boot=200)
-    assert out["da_recall"].value == pytest.approx((1 + 1) / (3 + 1))  # Σ|B∩I| / Σ|I|, not the mean 2/3
-    assert out["da_recall"].aggregation == "micro"
-    assert out["da_iis"].value == pytest.approx((1 / 3 + 1 / 2) / 2)
+    assert [r["iis_size"] for r in rows] == [3.0, 1.0]  # the weight of the micro aggregation
+    episodes = [
+        EpisodeResult(problem_id=r.problem_id, error_type=None, difficulty=None, problem_type=None, source="hand",
+                      terminated_by="submit", final_status=r.final_status, objective=None, n_steps=r.n_steps,
+                      metrics=m, steps=[])
+        for r, m in zip((UNDONE, LATE), rows, strict=True)
+    ]  # fmt: skip
+    out = summarize(episodes, n_boot=200).summary
+    assert out["da_recall"] == pytest.approx((1 + 1) / (3 + 1))  # Σ|B∩I| / Σ|I|, not the mean 2/3
+    assert get("da_recall").aggregation == "micro"
+    assert out["da_iis"] == pytest.approx((1 / 3 + 1 / 2) / 2)
 
 
 def test_reports_show_both_definitions_under_titles_no_reader_confuses():
