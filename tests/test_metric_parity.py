@@ -10,9 +10,9 @@ from __future__ import annotations
 import pytest
 
 from eval.metric_registry import get, view
-from ordebug.episode import EpisodeRecord, StepRecord
 from eval.schema import EpisodeResult
 from eval.scoring import summarize
+from ordebug.episode import EpisodeRecord, StepRecord
 from ordebug.metrics import episode_metrics
 
 
