@@ -106,7 +106,9 @@ def test_reasoning_is_the_models_own(problems, tmp_path, responder, expected) ->
     out = tmp_path / "t.jsonl"
     with LoopbackServer(responder) as srv:
         collect(problems[:2], options(out), teacher=teacher(srv.base_url))
-    for traj in read_trajectories(out):
+    trajs = read_trajectories(out)
+    assert len(trajs) == 2
+    for traj in trajs:
         first = traj.steps[0]
         assert first.reasoning.startswith(expected) if expected else first.reasoning == ""
         assert "<think>" not in first.reasoning and first.action is not None

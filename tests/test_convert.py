@@ -190,7 +190,10 @@ def test_rich_layout_is_rendered_from_the_step_state(shared_data: Path, tmp_path
     card = run(tmp_path, [path], layout="rich")
     assert card["layout"] == "rich" and card["system"] == SYSTEM_PROMPT_EXTENDED
     states = {(t.problem_id, s.index): s.state for t in trajs for s in t.steps}
-    for row in all_rows(tmp_path):
+    out = all_rows(tmp_path)
+    assert {(r["metadata"]["problem_id"], r["metadata"]["step"]) for r in out} == set(states)  # every step, once
+    assert len(out) == len(states)
+    for row in out:
         state = states[(row["metadata"]["problem_id"], row["metadata"]["step"])]
         assert row["input"] == render(ObservationState.model_validate(state), "rich")
         assert row["system"] == SYSTEM_PROMPT_EXTENDED and row["metadata"]["layout"] == "rich"
