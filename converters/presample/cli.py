@@ -35,7 +35,6 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from converters.core.dataset_out import dataset_dir, publish_splits, write_json
@@ -44,6 +43,7 @@ from converters.core.workload_errors import PresampleError
 from converters.presample.langfilter import LanguageFilter, looks_like_locale
 from converters.presample.sampling import METHODS, Row, Source, auto_batch_rows, open_sources
 from foundation.cli import cli_main
+from foundation.yaml_mapping import read_yaml_mapping
 
 GUESSES: dict[str, tuple[str, ...]] = {
     "question": ("question", "prompt", "instruction", "problem", "query", "input"),
@@ -69,14 +69,7 @@ class ColumnMap(BaseModel):
 
 
 def load_mapping(path: Path) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
-        raise PresampleError(f"cannot read the mapping: {' '.join(str(err).split())[:160]}", where=str(path),
-                             fix="pass a YAML file with question/reasoning/answer keys") from None
-    if not isinstance(data, dict):
-        raise PresampleError("must be a YAML mapping", where=str(path), fix="e.g. `question: prompt`")
-    return data
+    return read_yaml_mapping(path, error=PresampleError, fix="pass a YAML file with question/reasoning/answer keys")
 
 
 def resolve_mapping(given: dict[str, Any], schema: pa.Schema, where: str) -> ColumnMap:
