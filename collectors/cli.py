@@ -13,11 +13,11 @@ import sys
 from pathlib import Path
 
 from collectors.agents import AGENT_NAMES, SCRIPTED
-from collectors.llm_config import load_llm_config, teacher_configured
 from collectors.runner import CollectError, RunOptions, RunResult, Shard, collect
 from foundation.cli import cli_main
 from ordebug.layouts import LAYOUTS
 from ordebug.problems import Problem, load_problems
+from play.llm_config import load_llm_config, teacher_configured
 
 DEFAULT_BENCH = Path("data/bench/default")
 DEFAULT_BENCH_N = 45  # five of each type A-I: a set every agent finishes in seconds
@@ -146,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
         )
         if agent == "teacher":
             from collectors.agents.teacher import TeacherAgent
-            from collectors.llm import LLMClient
+            from play.llm import LLMClient
 
             teacher = TeacherAgent(LLMClient(teacher_cfg), layout=args.layout)
             result = collect(problems, options, teacher=teacher, sources=sources)

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from collectors.agents.teacher import TeacherAgent
-from collectors.llm import LLMClient
-from collectors.llm_config import LLMConfig
 from collectors.runner import RunOptions, collect
 from ordebug.problems import load_problems
+from play.llm import LLMClient
+from play.llm_config import LLMConfig
 from tests.collectors_helpers import files_contain, ids, make_bench, read_trajectories
 from tests.support.loopback import (
     ChatRequest,
