@@ -12,12 +12,12 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from eval.episodes import PlayedEpisode
 from eval.format_metrics import STEP_RATES
 from eval.metric_registry import REGISTRY, info
-from eval.schema import EpisodeResult, GroupSummary, MetricInfo, StepRecord
+from eval.schema import EpisodeResult, GroupSummary, MetricInfo, ScoredStep
 from ordebug.metrics import METRICS, aggregate, episode_metrics
 from ordebug.oracle import Repair
+from play.record import PlayedEpisode
 
 #: Repair-cost fields (episode level), until ordebug.metrics defines them (see world_api.md).
 REPAIR_FIELDS = tuple(name for name, spec in REGISTRY.items() if spec.kind == "repair")
@@ -25,7 +25,7 @@ REPAIR_FIELDS = tuple(name for name, spec in REGISTRY.items() if spec.kind == "r
 N_BOOT = 1000
 
 
-def episode_result(played: PlayedEpisode, repair: Repair | None) -> EpisodeResult:
+def episode_result(played: PlayedEpisode[ScoredStep], repair: Repair | None) -> EpisodeResult:
     """Score one played episode (metrics by ordebug.metrics, plus repair cost against the oracle)."""
     p, r = played.problem, played.record
     metrics: dict[str, float | int | None] = {}
@@ -44,7 +44,8 @@ def episode_result(played: PlayedEpisode, repair: Repair | None) -> EpisodeResul
         difficulty=p.difficulty,
         problem_type=p.problem_type,
         source=p.source,
-        terminated_by=played.terminated_by,  # type: ignore[arg-type]
+        # results.json has no separate "gave up": the policy ended it without submitting
+        terminated_by="terminated" if played.terminated_by == "agent_gave_up" else played.terminated_by,  # type: ignore[arg-type]
         final_status=r.final_status if r is not None else "ERROR",
         objective=r.objective if r is not None else None,
         n_steps=len(played.steps),
@@ -70,7 +71,7 @@ def metric_infos() -> dict[str, MetricInfo]:
 
 
 def _step_counts(
-    episodes: Sequence[EpisodeResult], getter: Callable[[StepRecord], bool | None]
+    episodes: Sequence[EpisodeResult], getter: Callable[[ScoredStep], bool | None]
 ) -> np.ndarray:
     """Per episode: (steps where ``getter`` is true, steps where it is defined)."""
     counts = np.zeros((2, len(episodes)))
@@ -99,7 +100,7 @@ def cluster_ci(counts: np.ndarray, seed: int, n_boot: int = N_BOOT) -> list[floa
     return [float(np.quantile(rates, 0.025)), float(np.quantile(rates, 0.975))]
 
 
-STEP_GETTERS: dict[str, Callable[[StepRecord], bool | None]] = {
+STEP_GETTERS: dict[str, Callable[[ScoredStep], bool | None]] = {
     key: (lambda s, f=field: getattr(s.format, f)) for key, (field, _) in STEP_RATES.items()
 }
 STEP_GETTERS["invalid_action_rate"] = lambda s: not s.valid

@@ -9,8 +9,9 @@ So the shared part sits between them: ``play`` imports ``ordebug`` only, and bot
   turn a policy returns, and the adapter that lets a scripted agent decide inside an episode;
 - ``play.episode``: the episode core (``Episode``: reset, apply a turn, finish) and ``PlaySettings``,
   the one place environment options (layout, step limit, …) reach ``DebugEnv``;
-- ``play.record``: the one step record (``PlayedStep``) and the finished episode; the trajectory
-  ``Step`` (collectors) and results.json ``StepRecord`` (eval) are derived from it;
+- ``play.record``: the one step record (``PlayedStep``) and the one finished episode
+  (``PlayedEpisode``); the trajectory ``Step`` (collectors) and results.json ``ScoredStep`` (eval)
+  take their fields from the step;
 - ``play.runner``: the one episode loop (``run_episode``) over a session (local thread or a
   collector's host process);
 - ``play.llm`` / ``play.llm_config`` / ``play.chat``: the one LLM client, its configuration model
