@@ -12,11 +12,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from collectors.agents import AGENT_NAMES, SCRIPTED
 from collectors.runner import CollectError, RunOptions, RunResult, Shard, collect
 from foundation.cli import cli_main
 from ordebug.layouts import LAYOUTS
 from ordebug.problems import Problem, load_problems
+from play.agents import AGENT_NAMES, SCRIPTED
 from play.llm_config import load_llm_config, teacher_configured
 
 DEFAULT_BENCH = Path("data/bench/default")
@@ -145,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
             progress=not args.no_progress,
         )
         if agent == "teacher":
-            from collectors.agents.teacher import TeacherAgent
+            from play.agents.teacher import TeacherAgent
             from play.llm import LLMClient
 
             teacher = TeacherAgent(LLMClient(teacher_cfg), layout=args.layout)

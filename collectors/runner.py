@@ -31,7 +31,6 @@ from typing import Any
 
 from tqdm import tqdm
 
-from collectors.agents.base import ScriptedAgent
 from collectors.aio import AsyncPool
 from collectors.episode_hosts import EpisodeHosts
 from collectors.episodes import Skipped, to_trajectory
@@ -40,6 +39,7 @@ from collectors.store import JsonlStore
 from foundation.atomic import write_json_atomic
 from ordebug.errors import OrDebugError
 from ordebug.problems import Problem
+from play.agents.base import ScriptedAgent
 from play.episode import PlaySettings
 from play.policy import ScriptedPolicy
 from play.runner import SolverSlot, play_local

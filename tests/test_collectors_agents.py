@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from collectors.agents import SCRIPTED, ScriptedPolicy
 from collectors.runner import RunOptions, collect
 from ordebug.answer import parse_answer
 from ordebug.metrics import aggregate
 from ordebug.problems import Problem, load_problems
+from play.agents import SCRIPTED, ScriptedPolicy
 from tests.collectors_helpers import make_bench, read_trajectories
 
 METRICS = ["rr@5", "rr@10", "rr@20", "op", "fp", "da_iis", "da_target", "steps", "te"]

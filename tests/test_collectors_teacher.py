@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from collectors.agents.teacher import TeacherAgent
 from collectors.runner import RunOptions, collect
 from ordebug.problems import load_problems
+from play.agents.teacher import TeacherAgent
 from play.llm import LLMClient
 from play.llm_config import LLMConfig
 from tests.collectors_helpers import files_contain, ids, make_bench, read_trajectories

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from collectors.agents import SCRIPTED
 from eval.errors import EvalConfigError
+from play.agents import SCRIPTED
 from play.policy import ScriptedPolicy
 
 #: Baselines by policy name: the collectors' scripted agents, in the order reports list them.

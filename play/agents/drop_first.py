@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from collectors.agents.base import AgentTurn, DecisionContext
 from ordebug.actions import Action, ActionName
+from play.agents.base import AgentTurn, DecisionContext
 
 
 class DropFirstAgent:

@@ -36,8 +36,6 @@ from typing import Any
 import gurobipy as gp
 from gurobipy import GRB
 
-from collectors.agents.base import AgentTurn, DecisionContext
-from collectors.agents.heuristic import ASK, HeuristicAgent, iis_text, pending_plan
 from ordebug import solver
 from ordebug.actions import Action, ActionName, parse_action
 from ordebug.edits import parse_edits
@@ -48,6 +46,8 @@ from ordebug.oracle import minimal_repair, round_up
 from ordebug.probe import apply_action, rows_by_name
 from ordebug.problems import Problem
 from ordebug.whatif import SingleFix, bound_fix, constraint_fix, iis_fixes
+from play.agents.base import AgentTurn, DecisionContext
+from play.agents.heuristic import ASK, HeuristicAgent, iis_text, pending_plan
 
 _RESTORE_BOUND = re.compile(r"Restore\s+([\w\[\],.]+?)\.(LB|UB)\s*=\s*([-+0-9.eE]+)")
 _CORRECT_RHS = re.compile(r"CORRECT:\s*RELAX\s+(\S+)\s+to\s+RHS\s*=\s*([-+0-9.eE]+)")

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collectors.agents.base import AgentTurn, DecisionContext, ScriptedAgent, ScriptedPolicy
-from collectors.agents.drop_first import DropFirstAgent
-from collectors.agents.heuristic import HeuristicAgent
-from collectors.agents.oracle import OracleAgent
+from play.agents.base import AgentTurn, DecisionContext, ScriptedAgent, ScriptedPolicy
+from play.agents.drop_first import DropFirstAgent
+from play.agents.heuristic import HeuristicAgent
+from play.agents.oracle import OracleAgent
 
 #: Scripted agents by CLI name (the teacher needs an endpoint and is built by the runner).
 SCRIPTED: dict[str, type] = {"heuristic": HeuristicAgent, "oracle": OracleAgent, "drop_first": DropFirstAgent}

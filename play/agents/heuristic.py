@@ -37,13 +37,13 @@ from typing import Any
 
 import gurobipy as gp
 
-from collectors.agents.base import AgentTurn, DecisionContext
 from ordebug.actions import Action, ActionName, parse_action
 from ordebug.errors import ActionParseError
 from ordebug.observation import fmt_num
 from ordebug.oracle import minimal_repair
 from ordebug.probe import SENSE_TEXT, rows_by_name, try_action
 from ordebug.whatif import PLAN_HEAD, SingleFix, iis_fixes
+from play.agents.base import AgentTurn, DecisionContext
 
 #: Probe at most this many IIS members per step (why: a huge IIS would make one step take minutes).
 MAX_PROBES = 40
