@@ -15,7 +15,9 @@ So the shared part sits between them: ``play`` imports ``ordebug`` only, and bot
 - ``play.runner``: the one episode loop (``run_episode``) over a session (local thread or a
   collector's host process);
 - ``play.llm`` / ``play.llm_config`` / ``play.chat``: the one LLM client, its configuration model
-  and the chat policy (the teacher and eval's openai policy are that class configured twice).
+  and the chat policy (the teacher and eval's openai policy are that class configured twice);
+- ``play.agents``: the scripted agents (heuristic, oracle, drop_first) and the LLM teacher, which
+  collectors play for trajectories and eval plays as baselines, both importing them from here.
 
 Collectors add a resumable store and summaries; eval adds scoring and reports.
 """

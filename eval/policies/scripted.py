@@ -1,6 +1,6 @@
-"""Scripted baselines: the collectors' drop-first-IIS, heuristic and oracle agents as policies.
+"""Scripted baselines: the drop-first-IIS, heuristic and oracle agents (play/agents/) as policies.
 
-One definition of each baseline (collectors/agents/): the same agent that writes training
+One definition of each baseline (play/agents/): the same agent that writes training
 trajectories is the one eval compares against. ``drop_first`` is the user's legacy teacher
 (drop the first IIS constraint until OPTIMAL, then SUBMIT).
 
@@ -16,7 +16,7 @@ from eval.errors import EvalConfigError
 from play.agents import SCRIPTED
 from play.policy import ScriptedPolicy
 
-#: Baselines by policy name: the collectors' scripted agents, in the order reports list them.
+#: Baselines by policy name: the scripted agents, in the order reports list them.
 AGENTS: dict[str, type] = {name: SCRIPTED[name] for name in ("drop_first", "heuristic", "oracle")}
 
 
