@@ -1,6 +1,6 @@
 """Harness overhead: episodes/s of `eval` with an instant policy against the bare Gurobi work.
 
-Three loops over the same episodes (the drop-first-IIS baseline on the user's `test` set, or
+Three loops over the same episodes (the drop-first-IIS baseline on OR-Debug-Bench's `test` set, or
 `--problems DIR`), measured in this run:
 
 1. bare gurobipy: read the model, optimize, computeIIS, then each recorded action as plain

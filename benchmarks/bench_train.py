@@ -8,7 +8,7 @@
 
 The model is a Qwen3 built from a config with random weights (no download): `tiny` is the project's test
 model (recipes/tiny_model.py), `8b` is Qwen3-8B's shape (8.19B parameters, ../shared/GPU.md), built on the GPU
-in bf16; both carry the real Qwen3 tokenizer. The data are the user's 774 legacy teacher samples.
+in bf16; both carry the real Qwen3 tokenizer. The data are OR-Debug-Bench's 774 legacy teacher samples.
 
 Each configuration trains `--steps` optimizer steps in its own process (Liger kernels patch transformers
 globally; a fresh process also gives a clean peak-memory reading) through LLaMA-Factory's `run_exp`, exactly
@@ -122,7 +122,7 @@ def build_model(shape: str, out: Path) -> tuple[Path, int]:
 
 
 def write_data(source: Path, out: Path, limit: int | None) -> Path:
-    """A dataset_dir with `bench`: the user's legacy teacher samples as Alpaca rows with the system prompt."""
+    """A dataset_dir with `bench`: OR-Debug-Bench's legacy teacher samples as Alpaca rows with the system prompt."""
     from ordebug.prompts import SYSTEM_PROMPT_CORE
 
     rows = json.loads(source.read_text(encoding="utf-8"))["data"][:limit]

@@ -13,7 +13,7 @@
 * Scripted agents: ``workers`` threads, each with its own agent and Gurobi environment.
 * Teacher: ``concurrency`` episodes in flight on one event loop; each episode's solver steps run
   on one of ``workers`` single-thread executors (a Gurobi environment is used by one thread).
-* At the end: tables like the user's seed-000 note on stdout and ``<out>.summary.json``.
+* At the end: tables like the progress notes of OR-Debug-Bench's old collection scripts on stdout and ``<out>.summary.json``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Add an LLM ``summary`` to every sample of a search-trace JSONL (seed 002's add_summary step).
+"""Add an LLM ``summary`` to every sample of a search-trace JSONL (the search-agent workload's add_summary step, docs/workloads.md).
 
     python -m collectors.summaries --in samples.jsonl --out with_summary.jsonl --max-concurrent 16
 

@@ -5,7 +5,7 @@ python -m eval --policy drop_first --problems DIR        # a baseline
 python -m eval --policy openai --model NAME --problems DIR
 python -m eval --base-model models/tiny-qwen3 --problems DIR   # a local model with no training run
 python -m eval --policy predictions --predictions FILE   # offline format scoring
-python -m eval --tool-calls FILE [--tools FILE]          # tool-call validity (seed 003)
+python -m eval --tool-calls FILE [--tools FILE]          # tool-call validity (docs/workloads.md)
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     what.add_argument(
         "--predictions", help="JSONL of model outputs per observation (implies --policy predictions)"
     )
-    what.add_argument("--tool-calls", help="JSONL of predicted tool calls to validate (seed 003 datasets)")
+    what.add_argument("--tool-calls", help="JSONL of predicted tool calls to validate (tool-call trace datasets)")
     what.add_argument(
         "--base-model",
         metavar="PATH",

@@ -134,7 +134,7 @@ class PredictionRow(_Model):
 
 
 class ToolCallRow(_Model):
-    """One scored tool call (seed 003 tool-call datasets)."""
+    """One scored tool call (tool-call trace datasets)."""
 
     line: int = Field(description="1-based line in the tool-call file")
     raw_output: str = Field(description="the model's tool-call text as read from the file")

@@ -56,14 +56,14 @@ CORE_ACTIONS: tuple[ActionName, ...] = (
     ActionName.RELAX_CONSTRAINT,
     ActionName.SUBMIT,
 )
-#: The further actions of the user's benchmark.
+#: The further actions of OR-Debug-Bench.
 EXTENDED_ACTIONS: tuple[ActionName, ...] = (
     ActionName.CHECK_SLACK,
     ActionName.UPDATE_RHS,
     ActionName.UPDATE_BOUNDS,
     ActionName.RESET,
 )
-#: The what-if extension (not the user's benchmark): questions to the solver about a candidate
+#: The what-if extension (not part of OR-Debug-Bench): questions to the solver about a candidate
 #: repair, answered in the next observation without changing the model. An episode offers them
 #: only when configured with ``whatif=True`` (see ordebug.whatif and docs/actions.md):
 #:

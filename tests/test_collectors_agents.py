@@ -1,4 +1,4 @@
-"""Scripted agents on the user's benchmark sets: the heuristic must beat the old drop-first teacher."""
+"""Scripted agents on OR-Debug-Bench's benchmark sets: the heuristic must beat the old drop-first teacher."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""converters.sft: trajectories and the user's legacy SFT files -> LLaMA-Factory datasets.
+"""converters.sft: trajectories and OR-Debug-Bench's legacy SFT files -> LLaMA-Factory datasets.
 
 Real inputs: the legacy SFT files (tests/data/legacy_sft), trajectories built with the real
 observation renderer and action grammar (tests.support.synthetic), the real Qwen3 tokenizer.
@@ -67,7 +67,7 @@ def write_trajs(path: Path, trajs: list[Trajectory]) -> Path:
     return path
 
 
-# ------------------------------------------------------------------ the user's legacy files
+# ------------------------------------------------------------------ OR-Debug-Bench's legacy files
 
 
 def test_legacy_alpaca_round_trips_every_sample(shared_data: Path, tmp_path: Path) -> None:

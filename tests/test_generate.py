@@ -1,4 +1,4 @@
-"""`python -m ordebug.generate`: generated families + verified error injection, in the user's layout.
+"""`python -m ordebug.generate`: generated families + verified error injection, in OR-Debug-Bench's layout.
 
 Every check re-reads what was written (MPS + dataset.json) and re-solves it here; nothing is
 taken from the generator's own verification.
@@ -101,7 +101,7 @@ def test_layout_keys_and_json_types_match_the_users_sets(bench, shared_data):
             assert type(ours[key]) is type(value), key
     sample = theirs["problems"][0]
     for entry in ours["problems"]:
-        assert list(entry)[: len(sample)] == list(sample)  # the user's keys, in the user's order
+        assert list(entry)[: len(sample)] == list(sample)  # OR-Debug-Bench's keys, in OR-Debug-Bench's order
         for key, value in sample.items():
             assert type(entry[key]) is type(value), (entry["problem_id"], key)
         assert (bench / entry["model_file"]).is_file()

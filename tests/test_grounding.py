@@ -1,6 +1,6 @@
 """converters.grounding: every number and name of an answer is shown in the prompt or derived in writing.
 
-The prompts are real observations (ordebug.observation.render in the rich layout, the user's legacy
+The prompts are real observations (ordebug.observation.render in the rich layout, OR-Debug-Bench's legacy
 samples); the rules are those of the module doc and docs/grounding.md.
 """
 
@@ -167,7 +167,7 @@ def test_cli_prints_a_table_per_agent(shared_data: Path, capsys: pytest.CaptureF
 
 
 def _teacher_rows(shared_data: Path, n: int) -> list[dict]:
-    """n of the user's legacy samples that are grounded ("Relaxing by 1.0"), each a distinct problem."""
+    """n of OR-Debug-Bench's legacy samples that are grounded ("Relaxing by 1.0"), each a distinct problem."""
     rows = json.loads((shared_data / "legacy_sft" / "sft_gpt52chat.json").read_text())["data"]
     return [r for r in rows if "Relaxing by 1.0" in r["output"]][:n]
 

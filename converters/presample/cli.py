@@ -1,4 +1,4 @@
-"""Pre-sample large public reasoning sets (local parquet) into a standard SFT dataset (seed 004).
+"""Pre-sample large public reasoning sets (local parquet) into a standard SFT dataset (docs/workloads.md).
 
     python -m converters.presample --in shard-*.parquet --n 20000 [--method uniform] [--lang en] [--seed 0]
 
@@ -14,7 +14,7 @@ YAML mapping may add ``reasoning_regex`` / ``answer_regex`` (first group) to cut
 column, e.g. OpenO1's ``<Thought>…</Thought><Output>…</Output>``. The response is written in one
 layout: ``think`` -> ``<think>\\n{reasoning}\\n</think>\\n\\n{answer}`` (the project's Qwen3 format)
 or ``reasoning_answer`` -> ``<reasoning>{reasoning}</reasoning>\\n<answer>{answer}</answer>``
-(seed 004). A row with an empty question or answer (or an empty reasoning when one is mapped)
+(docs/workloads.md). A row with an empty question or answer (or an empty reasoning when one is mapped)
 is rejected like a non-English one.
 
 Output: ``data/<name>/train.parquet`` (Alpaca columns ``instruction``, ``input``, ``output``,
@@ -108,7 +108,7 @@ class Standardizer:
     def _field(row: Row, column: str | None, pattern: re.Pattern[str] | None) -> str:
         value = row.get(column) if column else None
         if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
-            value = str(value)  # numeric answers of math sets (seed 004) are answers too
+            value = str(value)  # numeric answers of math sets (large public reasoning sets) are answers too
         if not isinstance(value, str):
             return ""
         if pattern is not None:

@@ -1,4 +1,4 @@
-"""``python -m converters.sft``: trajectories and the user's SFT files -> a LLaMA-Factory dataset.
+"""``python -m converters.sft``: trajectories and OR-Debug-Bench's SFT files -> a LLaMA-Factory dataset.
 
     python -m converters.sft                                   # trajectories/*.jsonl (what make collect wrote)
     python -m converters.sft --in trajectories/teacher.jsonl ../shared/data/legacy_sft/sft_gpt52chat.json \\

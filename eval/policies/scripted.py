@@ -1,7 +1,7 @@
 """Scripted baselines: the drop-first-IIS, heuristic and oracle agents (play/agents/) as policies.
 
 One definition of each baseline (play/agents/): the same agent that writes training
-trajectories is the one eval compares against. ``drop_first`` is the user's legacy teacher
+trajectories is the one eval compares against. ``drop_first`` is OR-Debug-Bench's legacy teacher
 (drop the first IIS constraint until OPTIMAL, then SUBMIT).
 
 The adapter is ``play.policy.ScriptedPolicy``: the runner calls the agent on the thread that owns

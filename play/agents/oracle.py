@@ -1,7 +1,7 @@
 """The oracle agent: a privileged teacher that knows the ground truth and repairs exactly.
 
 It reads what the problem's metadata says went wrong (``ground_truth.repair`` edits of generated
-sets; ``target_name`` and the ``ground_truth_fix`` text of the user's sets) and the original
+sets; ``target_name`` and the ``ground_truth_fix`` text of OR-Debug-Bench's sets) and the original
 objective, and builds candidate repair plans from them, each checked on a copy of the working
 model:
 
@@ -118,7 +118,7 @@ def _inf(x: float) -> float:
 
 
 def _text_plans(model: gp.Model, problem: Problem) -> list[Plan]:
-    """Plans read from the user's ground-truth text and targets (their benchmark sets)."""
+    """Plans read from OR-Debug-Bench's ground-truth text and targets (their benchmark sets)."""
     text = problem.ground_truth_fix or ""
     rows = rows_by_name(model)
     plans: list[Plan] = []
