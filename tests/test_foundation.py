@@ -283,3 +283,19 @@ def test_a_named_file_is_found_by_path_or_name_else_a_close_name_is_offered(tmp_
         find("rnk")
     with pytest.raises(ToolkitError, match="study file nope.yaml not found"):
         find("nope.yaml")
+
+
+def test_real_data_is_the_committed_excerpt_unless_ORDEBUG_SHARED_DATA_names_a_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from foundation.paths import DATA_ENV, DATA_EXCERPT, real_data_dir
+
+    monkeypatch.delenv(DATA_ENV, raising=False)
+    assert real_data_dir() == DATA_EXCERPT
+    for layout in ("or_debug_bench/test/dataset.json", "legacy_sft/sft_gpt52chat.json", "netlib/feasible/afiro.mps"):
+        assert (DATA_EXCERPT / layout).is_file(), layout  # a clone tests without any other data
+    monkeypatch.setenv(DATA_ENV, str(tmp_path))
+    assert real_data_dir() == tmp_path
+    monkeypatch.setenv(DATA_ENV, str(tmp_path / "missing"))
+    with pytest.raises(ToolkitError, match=f"{DATA_ENV}=.*missing: is not a folder; unset it to use"):
+        real_data_dir()
