@@ -48,15 +48,15 @@ sys.path.insert(0, str(REPO))
 import gurobipy as gp
 from openai import AsyncOpenAI
 
-from collectors.agents import SCRIPTED
-from collectors.agents.teacher import TeacherAgent
-from collectors.llm import LLMClient
-from collectors.llm_config import LLMConfig
 from collectors.runner import RunOptions, collect
 from ordebug.episode import DebugEnv
 from ordebug.generate import generate
 from ordebug.inject import TYPES
 from ordebug.problems import Problem, load_problems
+from play.agents import SCRIPTED
+from play.agents.teacher import TeacherAgent
+from play.llm import LLMClient
+from play.llm_config import LLMConfig
 from tests.support.loopback import LoopbackProcess
 
 

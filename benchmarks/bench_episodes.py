@@ -16,7 +16,6 @@ ratio (goal >= 0.5). Best of ``--rounds`` to damp noise on a shared machine.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
@@ -24,13 +23,14 @@ from pathlib import Path
 import gurobipy as gp
 from gurobipy import GRB
 
+from foundation.paths import real_data_dir
 from ordebug.episode import DebugEnv
 from ordebug.oracle import minimal_repair, repair_actions
 from ordebug.problems import load_problems
 from ordebug.solver import gurobi_env
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("ORDEBUG_SHARED_DATA", REPO.parent / "shared" / "data"))
+SHARED = real_data_dir()  # $ORDEBUG_SHARED_DATA, else the excerpt in tests/data
 
 
 def ours(problems) -> int:

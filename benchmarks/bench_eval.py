@@ -1,6 +1,6 @@
 """Harness overhead: episodes/s of `eval` with an instant policy against the bare Gurobi work.
 
-Three loops over the same episodes (the drop-first-IIS baseline on the user's `test` set, or
+Three loops over the same episodes (the drop-first-IIS baseline on OR-Debug-Bench's `test` set, or
 `--problems DIR`), measured in this run:
 
 1. bare gurobipy: read the model, optimize, computeIIS, then each recorded action as plain
@@ -24,7 +24,6 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import gurobipy as gp
 from gurobipy import GRB
@@ -32,12 +31,13 @@ from gurobipy import GRB
 from eval.episodes import EpisodeSettings, play_all
 from eval.policies import make_baseline
 from eval.scoring import episode_result, summarize
+from foundation.paths import real_data_dir
 from ordebug.actions import ActionName, parse_action
 from ordebug.episode import DebugEnv
 from ordebug.problems import Problem, load_problems
 from ordebug.solver import gurobi_env
 
-DEFAULT = Path(os.environ.get("ORDEBUG_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+DEFAULT = real_data_dir()  # $ORDEBUG_SHARED_DATA, else the excerpt in tests/data
 
 
 def bare_episode(problem: Problem, actions: list[str], env: gp.Env) -> None:

@@ -8,7 +8,7 @@
 
 The model is a Qwen3 built from a config with random weights (no download): `tiny` is the project's test
 model (recipes/tiny_model.py), `8b` is Qwen3-8B's shape (8.19B parameters, ../shared/GPU.md), built on the GPU
-in bf16; both carry the real Qwen3 tokenizer. The data are the user's 774 legacy teacher samples.
+in bf16; both carry the real Qwen3 tokenizer. The data are OR-Debug-Bench's 774 legacy teacher samples.
 
 Each configuration trains `--steps` optimizer steps in its own process (Liger kernels patch transformers
 globally; a fresh process also gives a clean peak-memory reading) through LLaMA-Factory's `run_exp`, exactly
@@ -40,6 +40,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+from foundation.paths import real_data_dir  # after the path insert: the script runs without PYTHONPATH
 
 #: Qwen3-8B's shape (the config of Qwen/Qwen3-8B; GPU.md): 8.19B parameters.
 QWEN3_8B: dict[str, Any] = {
@@ -121,7 +122,7 @@ def build_model(shape: str, out: Path) -> tuple[Path, int]:
 
 
 def write_data(source: Path, out: Path, limit: int | None) -> Path:
-    """A dataset_dir with `bench`: the user's legacy teacher samples as Alpaca rows with the system prompt."""
+    """A dataset_dir with `bench`: OR-Debug-Bench's legacy teacher samples as Alpaca rows with the system prompt."""
     from ordebug.prompts import SYSTEM_PROMPT_CORE
 
     rows = json.loads(source.read_text(encoding="utf-8"))["data"][:limit]
@@ -308,9 +309,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="dense bf16 peak of one GPU for MFU (H100/H200 SXM: 989; A800: 312)")
     parser.add_argument("--override", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
                         help="change keys in every configuration (e.g. cutoff_len=1024)")
-    parser.add_argument("--samples", type=int, default=None, help="use the first N samples (default all 774)")
+    parser.add_argument("--samples", type=int, default=None, help="use the first N samples (default all)")
     parser.add_argument("--data", type=Path, default=None,
-                        help="the legacy Alpaca file (default ../shared/data/legacy_sft/sft_gpt52chat.json)")
+                        help="the legacy Alpaca file (default legacy_sft/sft_gpt52chat.json in $ORDEBUG_SHARED_DATA, else tests/data)")
     parser.add_argument("--out", type=Path, default=REPO / "results" / "bench_train", help="output directory")
     parser.add_argument("--timeout", type=int, default=900, help="seconds per configuration before it is killed")
     parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
@@ -322,7 +323,7 @@ def main(argv: list[str] | None = None) -> int:
     shape = opts.shape
     steps = opts.steps or (12 if shape == "8b" else 5)
     recipes = opts.recipe or ["qwen3_lora_sft", "qwen3_lora_sft_fast"]
-    data = opts.data or REPO.parent / "shared" / "data" / "legacy_sft" / "sft_gpt52chat.json"
+    data = opts.data or real_data_dir() / "legacy_sft" / "sft_gpt52chat.json"
     if not data.is_file():
         raise SystemExit(f"{data}: the legacy teacher samples are not there; pass --data FILE")
     out = opts.out.resolve()

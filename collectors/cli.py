@@ -12,12 +12,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from collectors.agents import AGENT_NAMES, SCRIPTED
-from collectors.llm_config import load_llm_config, teacher_configured
 from collectors.runner import CollectError, RunOptions, RunResult, Shard, collect
 from foundation.cli import cli_main
 from ordebug.layouts import LAYOUTS
 from ordebug.problems import Problem, load_problems
+from play.agents import AGENT_NAMES, SCRIPTED
+from play.llm_config import load_llm_config, teacher_configured
 
 DEFAULT_BENCH = Path("data/bench/default")
 DEFAULT_BENCH_N = 45  # five of each type A-I: a set every agent finishes in seconds
@@ -145,8 +145,8 @@ def run(args: argparse.Namespace) -> int:
             progress=not args.no_progress,
         )
         if agent == "teacher":
-            from collectors.agents.teacher import TeacherAgent
-            from collectors.llm import LLMClient
+            from play.agents.teacher import TeacherAgent
+            from play.llm import LLMClient
 
             teacher = TeacherAgent(LLMClient(teacher_cfg), layout=args.layout)
             result = collect(problems, options, teacher=teacher, sources=sources)

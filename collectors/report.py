@@ -1,7 +1,7 @@
 """End-of-run tables and the JSON summary written beside a trajectory file.
 
 Everything is computed from the file's lines (every finished attempt, this run's and earlier
-runs'), so a resumed run reports the whole file, as the user's seed-000 progress notes did.
+runs'), so a resumed run reports the whole file, as the progress notes of OR-Debug-Bench's old collection scripts did.
 """
 
 from __future__ import annotations
@@ -136,7 +136,7 @@ def _table(title: str, groups: dict[str, dict[str, int]]) -> list[str]:
 
 
 def render_tables(summary: dict[str, Any], *, agent: str, workers: int) -> str:
-    """Markdown tables like the user's seed-000 progress note."""
+    """Markdown tables like the progress notes of OR-Debug-Bench's old collection scripts."""
     s = summary
     facts = [
         ["Total Problems", s["problems"]],

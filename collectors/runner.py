@@ -13,7 +13,7 @@
 * Scripted agents: ``workers`` threads, each with its own agent and Gurobi environment.
 * Teacher: ``concurrency`` episodes in flight on one event loop; each episode's solver steps run
   on one of ``workers`` single-thread executors (a Gurobi environment is used by one thread).
-* At the end: tables like the user's seed-000 note on stdout and ``<out>.summary.json``.
+* At the end: tables like the progress notes of OR-Debug-Bench's old collection scripts on stdout and ``<out>.summary.json``.
 """
 
 from __future__ import annotations
@@ -31,7 +31,6 @@ from typing import Any
 
 from tqdm import tqdm
 
-from collectors.agents.base import ScriptedAgent
 from collectors.aio import AsyncPool
 from collectors.episode_hosts import EpisodeHosts
 from collectors.episodes import Skipped, to_trajectory
@@ -40,6 +39,7 @@ from collectors.store import JsonlStore
 from foundation.atomic import write_json_atomic
 from ordebug.errors import OrDebugError
 from ordebug.problems import Problem
+from play.agents.base import ScriptedAgent
 from play.episode import PlaySettings
 from play.policy import ScriptedPolicy
 from play.runner import SolverSlot, play_local

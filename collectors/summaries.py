@@ -1,4 +1,4 @@
-"""Add an LLM ``summary`` to every sample of a search-trace JSONL (seed 002's add_summary step).
+"""Add an LLM ``summary`` to every sample of a search-trace JSONL (the search-agent workload's add_summary step, docs/workloads.md).
 
     python -m collectors.summaries --in samples.jsonl --out with_summary.jsonl --max-concurrent 16
 
@@ -12,7 +12,7 @@ Each output line is the input sample, unchanged, plus::
 
 Same guarantees as the collectors: bounded concurrency, one whole fsynced line per finished
 sample, a lock on the output, resume = pending = all - done (``--retry-failed`` also redoes
-samples whose summary failed), the teacher's retry/cost/budget handling (collectors.llm). Samples
+samples whose summary failed), the teacher's retry/cost/budget handling (play.llm). Samples
 are keyed by their ``id``, else ``trace_id`` + ``step``, else a content hash. The sample format is
 described in docs/collecting.md ("Search-trace step samples").
 """
@@ -32,13 +32,13 @@ from typing import Any
 from tqdm import tqdm
 
 from collectors.aio import AsyncPool, Stop
-from collectors.llm import BudgetExceeded, LLMCallError, LLMClient
-from collectors.llm_config import load_llm_config
 from collectors.store import JsonlStore
 from foundation.atomic import write_json_atomic
 from foundation.cli import cli_main
 from foundation.jsonl import iter_jsonl
 from ordebug.errors import OrDebugError
+from play.llm import BudgetExceeded, LLMCallError, LLMClient
+from play.llm_config import load_llm_config
 
 SUMMARY_KEYS = ("question", "reasoning_summary", "search_results_summary")
 OWN_KEYS = ("summary", "summary_parts", "summary_error", "summary_meta")

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib
-import yaml
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -20,7 +19,9 @@ import matplotlib.pyplot as plt
 from eval.metric_registry import get, view
 from eval.run_dir import repo_root
 from foundation.atomic import write_atomic
+from foundation.errors import ToolkitError
 from foundation.tables import markdown_table
+from foundation.yaml_mapping import read_yaml_mapping
 
 #: The evaluations the demo runs (folder names under DIR/eval), in table order.
 #: an action with a name argument: RELAX_CONSTRAINT(c, 2), UPDATE_BOUNDS(x, 0, 1), WHATIF_DROP(c), ...
@@ -174,10 +175,8 @@ def _training_facts(out: Path) -> dict[str, Any]:
     metrics = manifest.get("metrics") or phases[-1].get("metrics") or {}
     state = load_json(out / "runs" / "tiny" / "trainer_state.json")
     try:
-        recipe = (
-            yaml.safe_load((out / "runs" / "tiny" / "recipe.resolved.yaml").read_text(encoding="utf-8")) or {}
-        )
-    except (OSError, yaml.YAMLError):
+        recipe = read_yaml_mapping(out / "runs" / "tiny" / "recipe.resolved.yaml")
+    except ToolkitError:  # a report of a run that stopped early: no recipe
         recipe = {}
     return {
         "splits": {

@@ -5,7 +5,7 @@ python -m eval --policy drop_first --problems DIR        # a baseline
 python -m eval --policy openai --model NAME --problems DIR
 python -m eval --base-model models/tiny-qwen3 --problems DIR   # a local model with no training run
 python -m eval --policy predictions --predictions FILE   # offline format scoring
-python -m eval --tool-calls FILE [--tools FILE]          # tool-call validity (seed 003)
+python -m eval --tool-calls FILE [--tools FILE]          # tool-call validity (docs/workloads.md)
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     what.add_argument(
         "--predictions", help="JSONL of model outputs per observation (implies --policy predictions)"
     )
-    what.add_argument("--tool-calls", help="JSONL of predicted tool calls to validate (seed 003 datasets)")
+    what.add_argument("--tool-calls", help="JSONL of predicted tool calls to validate (tool-call trace datasets)")
     what.add_argument(
         "--base-model",
         metavar="PATH",
@@ -242,41 +242,45 @@ def _problems(args: argparse.Namespace, run: RunDir | None) -> ProblemSet:
     return ps
 
 
-def _run_policy(args: argparse.Namespace, run: RunDir, system: str | None, multi_turn: bool) -> Any:
+def _local_policy(args: argparse.Namespace, system: str | None, multi_turn: bool, **model: Any) -> Any:
+    """A LocalModelPolicy with the sampling and backend options of the command line; ``model`` names the weights."""
     from eval.policies.local_model import LocalModelPolicy
 
-    model_path, adapter, _kind = run.model_spec(args.model_kind)
     return LocalModelPolicy(
-        model_path=model_path,
-        adapter_path=adapter,
         system=system,
-        template=run.template,
-        finetuning_type=run.finetuning_type if adapter else "full",
         backend=None if args.backend == "auto" else args.backend,
         temperature=args.temperature,
         top_p=args.top_p,
         max_new_tokens=args.max_new_tokens,
         seed=args.seed,
         multi_turn=multi_turn,
+        **model,
+    )
+
+
+def _run_policy(args: argparse.Namespace, run: RunDir, system: str | None, multi_turn: bool) -> Any:
+    model_path, adapter, _kind = run.model_spec(args.model_kind)
+    return _local_policy(
+        args,
+        system,
+        multi_turn,
+        model_path=model_path,
+        adapter_path=adapter,
+        template=run.template,
+        finetuning_type=run.finetuning_type if adapter else "full",
         name=f"run:{run.name}",
     )
 
 
 def _base_model_policy(args: argparse.Namespace, system: str | None, multi_turn: bool) -> Any:
-    from eval.policies.local_model import LocalModelPolicy
-
     path = Path(args.base_model).expanduser().resolve()
-    return LocalModelPolicy(
+    return _local_policy(
+        args,
+        system,
+        multi_turn,
         model_path=path,
-        system=system,
         template=args.template or "qwen3_think",
         finetuning_type="full",  # no adapter: the weights in the folder are played as they are
-        backend=None if args.backend == "auto" else args.backend,
-        temperature=args.temperature,
-        top_p=args.top_p,
-        max_new_tokens=args.max_new_tokens,
-        seed=args.seed,
-        multi_turn=multi_turn,
         name=f"base:{path.name}",
     )
 

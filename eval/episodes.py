@@ -4,43 +4,29 @@ Concurrency model: ``concurrency`` episode workers (asyncio tasks) share one que
 Each worker owns one ``play.runner.SolverSlot`` (a thread with its own Gurobi environment), so
 solver work of different episodes runs in parallel while the policy calls of all workers are in
 flight together — which is what lets vLLM batch them. The loop itself is ``play.runner``'s, the
-same one collectors use; this module turns its step records into results.json ``StepRecord``s.
+same one collectors use; this module scores its steps into results.json ``ScoredStep``s.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from tqdm import tqdm
 
 from eval.format_metrics import Names, score_answer
-from eval.schema import StepRecord
-from ordebug.episode import EpisodeRecord
+from eval.schema import ScoredStep
 from ordebug.problems import Problem
 from play.episode import PlaySettings
 from play.errors import FEASIBLE_AT_RESET, Stop, describe
-from play.record import PlayedEpisode as Played
-from play.record import PlayedStep
+from play.record import PlayedEpisode, PlayedStep
 from play.runner import SolverSlot, play_local
 
 __all__ = ["FEASIBLE_AT_RESET", "EpisodeSettings", "PlayedEpisode", "play_all", "play_episode"]
 
 #: eval's name for ``play.episode.PlaySettings`` (max_steps, layout, parse, time_limit…).
 EpisodeSettings = PlaySettings
-
-
-@dataclass
-class PlayedEpisode:
-    """One finished episode, before metrics: the environment's record and our step records."""
-
-    problem: Problem
-    record: EpisodeRecord | None
-    steps: list[StepRecord]
-    terminated_by: str
-    error: str | None = None
-    skipped: str | None = None  # why it was not played (FEASIBLE_AT_RESET); then it is never scored
 
 
 def model_names(problem: Problem) -> Names:
@@ -53,26 +39,14 @@ def model_names(problem: Problem) -> Names:
         model.dispose()
 
 
-def step_record(step: PlayedStep, names: Names) -> StepRecord:
-    """results.json's view of a played step, with the format score of its answer."""
-    return StepRecord(
-        index=step.index,
-        observation=step.observation,
-        raw_output=step.raw_output,
-        action=step.parsed,
-        parse_error=step.parse_error,
-        valid=step.valid,
-        env_error=step.env_error,
-        result=step.result,
-        status=step.status,
-        objective=step.objective,
-        solver_calls=step.solver_calls,
-        latency_s=step.latency_s,
-        format=score_answer(step.raw_output, names).format,
+def scored_step(step: PlayedStep, names: Names) -> ScoredStep:
+    """results.json's view of a played step: the parsed action, and the format score of its answer."""
+    return ScoredStep(
+        **step.shared_with(ScoredStep) | {"action": step.parsed, "format": score_answer(step.raw_output, names).format}
     )
 
 
-async def scored(played: Played, slot: SolverSlot) -> PlayedEpisode:
+async def scored(played: PlayedEpisode[PlayedStep], slot: SolverSlot) -> PlayedEpisode[ScoredStep]:
     """Score the format of every step; names an action may use: the constraints of the first
     observation, and the variables read from the model file only if an answer needs them
     (UPDATE_BOUNDS is rare, and a second read of a big model is not free)."""
@@ -82,25 +56,17 @@ async def scored(played: Played, slot: SolverSlot) -> PlayedEpisode:
     if any("UPDATE_BOUNDS" in s.raw_output.upper() for s in steps):
         full = await slot.run(model_names, played.problem)
         names = Names(names.constraints, full.variables)
-    by = played.terminated_by
-    return PlayedEpisode(
-        problem=played.problem,
-        record=played.record,
-        steps=[step_record(s, names) for s in steps],
-        terminated_by="terminated" if by == "agent_gave_up" else by,
-        error=played.error,
-        skipped=played.skipped,
-    )
+    return replace(played, steps=[scored_step(s, names) for s in steps])
 
 
 async def play_episode(
     policy: object, problem: Problem, slot: SolverSlot, settings: PlaySettings
-) -> PlayedEpisode:
+) -> PlayedEpisode[ScoredStep]:
     """Play one problem to SUBMIT, the step limit, or a policy failure (a spent budget is one too)."""
     try:
         played = await play_local(policy, problem, slot, settings)
     except Stop as exc:
-        played = Played(problem, None, error=describe(exc))
+        played = PlayedEpisode(problem, None, error=describe(exc))
     return await scored(played, slot)
 
 
@@ -112,14 +78,14 @@ async def play_all(
     concurrency: int = 4,
     progress: bool = True,
     desc: str | None = None,
-) -> list[PlayedEpisode]:
+) -> list[PlayedEpisode[ScoredStep]]:
     """Play every problem once; results in the order of ``problems``."""
     # eval scores what a model said: a server-split reasoning goes back into the answer's <think>
     settings = replace(settings, merge_reasoning=True)
     queue: asyncio.Queue[int] = asyncio.Queue()
     for i in range(len(problems)):
         queue.put_nowait(i)
-    results: list[PlayedEpisode | None] = [None] * len(problems)
+    results: list[PlayedEpisode[ScoredStep] | None] = [None] * len(problems)
     bar = tqdm(
         total=len(problems),
         desc=desc or str(getattr(policy, "name", "policy")),

@@ -15,18 +15,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from eval.episodes import EpisodeSettings, PlayedEpisode, play_all
+from eval.episodes import EpisodeSettings, play_all
 from eval.errors import EvalConfigError
 from eval.policies import close_policy, make_baseline
 from eval.policies.base import Policy
 from eval.provenance import git_state, versions
 from eval.report_md import write_report
-from eval.schema import EpisodeResult, GroupSummary, Results, Samples, SkippedProblem
+from eval.schema import EpisodeResult, GroupSummary, Results, Samples, ScoredStep, SkippedProblem
 from eval.scoring import breakdown, episode_result, metric_infos, summarize
 from foundation.atomic import write_atomic
 from foundation.provenance import utc_now
 from ordebug.oracle import Repair, minimal_repair
 from ordebug.problems import Problem
+from play.record import PlayedEpisode
 
 
 @dataclass
@@ -76,7 +77,7 @@ async def _play_scored(
     opts: EvalOptions,
     repairs: dict[str, Repair | None],
     desc: str | None = None,
-) -> tuple[list[EpisodeResult], list[PlayedEpisode]]:
+) -> tuple[list[EpisodeResult], list[PlayedEpisode[ScoredStep]]]:
     """Scored episodes, and apart from them the problems skipped unscored (feasible at reset)."""
     played = await play_all(
         policy, problems, opts.settings, concurrency=opts.concurrency, progress=opts.progress, desc=desc

@@ -89,7 +89,7 @@ def prediction_metric_infos() -> dict[str, MetricInfo]:
 
 
 # ---------------------------------------------------------------------------------------------
-# tool calls (seed 003)
+# tool calls (docs/workloads.md)
 
 
 def score_tool_calls(

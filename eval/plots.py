@@ -28,6 +28,14 @@ def _save(fig: Any, path: Path) -> Path:
     return path
 
 
+def _whiskers(values: Sequence[float], cis: Sequence[Sequence[float] | None]) -> list[list[float]]:
+    """matplotlib's ``yerr`` for bars with confidence intervals: distances down and up, 0 without a CI."""
+    return [
+        [max(0.0, v - ci[0]) if ci else 0.0 for v, ci in zip(values, cis, strict=True)],
+        [max(0.0, ci[1] - v) if ci else 0.0 for v, ci in zip(values, cis, strict=True)],
+    ]
+
+
 def grouped_bars(
     groups: Mapping[str, GroupSummary],
     metrics: Sequence[str],
@@ -49,11 +57,7 @@ def grouped_bars(
         vals = [groups[g].summary.get(m) or 0.0 for g in names]
         err = None
         if errorbars:
-            lo_hi = [groups[g].ci.get(m) for g in names]
-            err = [
-                [max(0.0, v - ci[0]) if ci else 0.0 for v, ci in zip(vals, lo_hi, strict=True)],
-                [max(0.0, ci[1] - v) if ci else 0.0 for v, ci in zip(vals, lo_hi, strict=True)],
-            ]
+            err = _whiskers(vals, [groups[g].ci.get(m) for g in names])
         ax.bar(xs, vals, width, label=m, yerr=err, capsize=2)
     ax.set_xticks(range(len(names)))
     ax.set_xticklabels(names)
@@ -76,12 +80,7 @@ def compare_policies(groups: Mapping[str, GroupSummary], path: Path) -> Path | N
     for j, g in enumerate(names):
         xs = [i + (j - (len(names) - 1) / 2) * width for i in range(len(metrics))]
         vals = [groups[g].summary.get(m) or 0.0 for m in metrics]
-        cis = [groups[g].ci.get(m) for m in metrics]
-        err = [
-            [max(0.0, v - ci[0]) if ci else 0.0 for v, ci in zip(vals, cis, strict=True)],
-            [max(0.0, ci[1] - v) if ci else 0.0 for v, ci in zip(vals, cis, strict=True)],
-        ]
-        ax.bar(xs, vals, width, label=g, yerr=err, capsize=2)
+        ax.bar(xs, vals, width, label=g, yerr=_whiskers(vals, [groups[g].ci.get(m) for m in metrics]), capsize=2)
     ax.set_xticks(range(len(metrics)))
     ax.set_xticklabels(metrics)
     ax.set_ylim(0, 1.05)

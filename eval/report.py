@@ -28,6 +28,7 @@ from eval.schema import RESULTS_SCHEMA_VERSION, Results
 from foundation.atomic import write_atomic
 from foundation.cli import cli_main
 from foundation.tables import markdown_table
+from foundation.yaml_mapping import read_yaml_mapping
 
 COLUMNS = view("ablation")
 #: Recipe keys that differ between any two runs by construction, so they are not ablation columns.
@@ -77,9 +78,7 @@ def load_evaluation(arg: str) -> Evaluation:
     if recipe is None:  # an evaluation dir inside a run dir: read the run's recipe
         for cand in (path.parent / RECIPE_FILE, path.parent.parent / RECIPE_FILE):
             if cand.is_file():
-                import yaml
-
-                recipe = yaml.safe_load(cand.read_text(encoding="utf-8")) or {}
+                recipe = read_yaml_mapping(cand, error=EvalConfigError)
                 break
     label = (run_cfg.get("name") if isinstance(run_cfg, dict) else None) or results.policy
     return Evaluation(label=str(label), path=path, results=results, recipe=dict(recipe or {}))

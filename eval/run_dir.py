@@ -12,10 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from eval.errors import EvalConfigError
 from foundation.paths import REPO_ROOT, from_repo
+from foundation.yaml_mapping import read_yaml_mapping
 
 RECIPE_FILE = "recipe.resolved.yaml"
 MANIFEST_FILE = "manifest.json"
@@ -172,12 +171,7 @@ def load_run(path: str | Path) -> RunDir:
             f"{recipe_file}: missing; is {path} a run directory written by recipes.train?",
             fix="pass --run runs/<name>",
         )
-    try:
-        recipe = yaml.safe_load(recipe_file.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise EvalConfigError(f"{recipe_file}: not valid YAML ({exc})") from None
-    if not isinstance(recipe, dict):
-        raise EvalConfigError(f"{recipe_file}: expected a mapping of recipe keys")
+    recipe = read_yaml_mapping(recipe_file, error=EvalConfigError, fix="a run's recipe is a mapping of recipe keys")
     manifest: dict[str, Any] = {}
     if (path / MANIFEST_FILE).is_file():
         try:

@@ -69,8 +69,9 @@ class StepFormat(_Model):
     error: str | None = Field(None, description="first reason the answer is not format_ok")
 
 
-class StepRecord(_Model):
-    """One turn of an episode: what the policy saw, said, and what the solver did."""
+class ScoredStep(_Model):
+    """One turn of an episode as results.json stores it: the played step (``play.record.PlayedStep``)
+    with the parsed action and its format score."""
 
     index: int = Field(description="1-based step number")
     observation: str = Field(description="observation text shown to the policy (config.layout)")
@@ -112,7 +113,7 @@ class EpisodeResult(_Model):
     oracle: dict[str, Any] | None = Field(
         None, description="the oracle's minimal repair (ordebug.oracle.minimal_repair) for this problem"
     )
-    steps: list[StepRecord] = Field(description="every step, in order, raw output included")
+    steps: list[ScoredStep] = Field(description="every step, in order, raw output included")
     error: str | None = Field(None, description="infrastructure error that ended the episode, if any")
 
 
@@ -152,7 +153,7 @@ class PredictionRow(_Model):
 
 
 class ToolCallRow(_Model):
-    """One scored tool call (seed 003 tool-call datasets)."""
+    """One scored tool call (tool-call trace datasets)."""
 
     line: int = Field(description="1-based line in the tool-call file")
     raw_output: str = Field(description="the model's tool-call text as read from the file")

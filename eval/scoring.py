@@ -13,18 +13,18 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from eval.episodes import PlayedEpisode
 from eval.metric_registry import STEP_RATES, get, info, names
-from eval.schema import EpisodeResult, GroupSummary, MetricInfo, StepRecord
+from eval.schema import EpisodeResult, GroupSummary, MetricInfo, ScoredStep
 from foundation.stats import N_RESAMPLES, mean_ci, pooled_rate_ci
 from ordebug.metrics import EPISODE_METRICS, episode_metrics
 from ordebug.oracle import Repair
+from play.record import PlayedEpisode
 
 #: Repair-cost fields (episode level), computed here against the oracle.
 REPAIR_FIELDS = names(kind="repair")
 
 
-def episode_result(played: PlayedEpisode, repair: Repair | None) -> EpisodeResult:
+def episode_result(played: PlayedEpisode[ScoredStep], repair: Repair | None) -> EpisodeResult:
     """Score one played episode (metrics by ordebug.metrics, plus repair cost against the oracle)."""
     p, r = played.problem, played.record
     metrics: dict[str, float | int | None] = {}
@@ -43,7 +43,8 @@ def episode_result(played: PlayedEpisode, repair: Repair | None) -> EpisodeResul
         difficulty=p.difficulty,
         problem_type=p.problem_type,
         source=p.source,
-        terminated_by=played.terminated_by,  # type: ignore[arg-type]
+        # results.json has no separate "gave up": the policy ended it without submitting
+        terminated_by="terminated" if played.terminated_by == "agent_gave_up" else played.terminated_by,  # type: ignore[arg-type]
         final_status=r.final_status if r is not None else "ERROR",
         objective=r.objective if r is not None else None,
         n_steps=len(played.steps),
@@ -63,7 +64,7 @@ def metric_infos() -> dict[str, MetricInfo]:
 
 
 def _step_counts(
-    episodes: Sequence[EpisodeResult], getter: Callable[[StepRecord], bool | None]
+    episodes: Sequence[EpisodeResult], getter: Callable[[ScoredStep], bool | None]
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per episode: (steps where ``getter`` is true, steps where it is defined)."""
     hits, totals = np.zeros(len(episodes)), np.zeros(len(episodes))
@@ -77,7 +78,7 @@ def _step_counts(
 
 
 #: The step-pooled metrics: name -> its value on one step (None where undefined).
-STEP_GETTERS: dict[str, Callable[[StepRecord], bool | None]] = {
+STEP_GETTERS: dict[str, Callable[[ScoredStep], bool | None]] = {
     key: (lambda s, f=key: getattr(s.format, f)) for key in STEP_RATES  # each is a StepFormat field
 }
 STEP_GETTERS["invalid_action_rate"] = lambda s: not s.valid

@@ -5,7 +5,7 @@
 
 Raise a :class:`~foundation.errors.ToolkitError` subclass anywhere below ``main``; the wrapper
 prints ``error: <where>: <what>; <fix>`` and returns 2 (argparse's code for a usage error: bad
-input is the user's to fix). Any other exception is a bug and keeps its traceback.
+input is for the person running the command to fix). Any other exception is a bug and keeps its traceback.
 """
 
 from __future__ import annotations

@@ -56,14 +56,14 @@ CORE_ACTIONS: tuple[ActionName, ...] = (
     ActionName.RELAX_CONSTRAINT,
     ActionName.SUBMIT,
 )
-#: The further actions of the user's benchmark.
+#: The further actions of OR-Debug-Bench.
 EXTENDED_ACTIONS: tuple[ActionName, ...] = (
     ActionName.CHECK_SLACK,
     ActionName.UPDATE_RHS,
     ActionName.UPDATE_BOUNDS,
     ActionName.RESET,
 )
-#: The what-if extension (not the user's benchmark): questions to the solver about a candidate
+#: The what-if extension (not part of OR-Debug-Bench): questions to the solver about a candidate
 #: repair, answered in the next observation without changing the model. An episode offers them
 #: only when configured with ``whatif=True`` (see ordebug.whatif and docs/actions.md):
 #:
@@ -246,42 +246,49 @@ class Action(BaseModel):
         return None
 
 
+def _outside_quotes(body: str) -> tuple[list[bool], str | None]:
+    """For each character, whether it is syntax (outside quotes, not a quote mark); and the quote left open."""
+    syntax: list[bool] = []
+    quote: str | None = None
+    for ch in body:
+        if quote:
+            quote = None if ch == quote else quote
+            syntax.append(False)
+        elif ch in "'\"":
+            quote = ch
+            syntax.append(False)
+        else:
+            syntax.append(True)
+    return syntax, quote
+
+
 def _split_args(body: str, text: str) -> list[str]:
     """Split on commas outside quotes and outside [...] (Gurobi names like x[1,2])."""
     args: list[str] = []
     current: list[str] = []
-    quote: str | None = None
     depth = 0
-    for ch in body:
-        if quote:
-            quote = None if ch == quote else quote
-        elif ch in "'\"":
-            quote = ch
-        elif ch == "[":
+    syntax, open_quote = _outside_quotes(body)
+    if open_quote:
+        raise ActionParseError(f"unterminated {open_quote} quote in {text!r}", text)
+    for ch, is_syntax in zip(body, syntax, strict=True):
+        if is_syntax and ch == "[":
             depth += 1
-        elif ch == "]":
+        elif is_syntax and ch == "]":
             depth = max(0, depth - 1)
-        elif ch == "," and depth == 0:
+        elif is_syntax and ch == "," and depth == 0:
             args.append("".join(current).strip())
             current = []
             continue
         current.append(ch)
-    if quote:
-        raise ActionParseError(f"unterminated {quote} quote in {text!r}", text)
     args.append("".join(current).strip())
     return [] if args == [""] else args
 
 
 def _closes_early(body: str) -> bool:
     """Whether an unquoted ')' closes the call before its end, as in 'GET_IIS() SUBMIT()'."""
-    quote: str | None = None
     depth = 0
-    for ch in body:
-        if quote:
-            quote = None if ch == quote else quote
-        elif ch in "'\"":
-            quote = ch
-        elif ch in "()":
+    for ch, is_syntax in zip(body, _outside_quotes(body)[0], strict=True):
+        if is_syntax and ch in "()":
             depth += 1 if ch == "(" else -1
             if depth < 0:
                 return True

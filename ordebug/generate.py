@@ -2,7 +2,7 @@
 
 Each problem is a model from a generated family (``ordebug.families``), or from files the user
 brings (``--from``), with one verified error injected (``ordebug.inject``). The set is written
-in the user's layout (dataset.json + models/<id>.mps + report.txt) by
+in OR-Debug-Bench's layout (dataset.json + models/<id>.mps + report.txt) by
 ``ordebug.problems.write_benchmark``. Problem ``i`` of a type draws from
 ``numpy.random.default_rng([seed, type, i, attempt])`` (why: a problem depends only on its own
 draw, so the same seed gives byte-identical files, and N=20 is a prefix-like sample of N=200).
@@ -149,7 +149,7 @@ def _draw_base(rng: np.random.Generator, error_type: str) -> Base:
 
 
 def _entry(pid: str, base: Base, inj: Injected, seed: int, stamp: str) -> dict[str, Any]:
-    """One dataset.json entry: the user's keys (same types), then ours."""
+    """One dataset.json entry: OR-Debug-Bench's keys (same types), then ours."""
     model = inj.model
     label = _C_LABELS.get(inj.variant, ERROR_TYPE_NAMES[inj.error_type])
     kind = "Mixed-integer programming" if base.problem_type == "mip" else "Linear programming"
@@ -162,7 +162,7 @@ def _entry(pid: str, base: Base, inj: Injected, seed: int, stamp: str) -> dict[s
         "model_file": f"models/{pid}.mps",
         "problem_nl": nl,
         "error_type": inj.error_type,
-        "error_description": "",  # the user's sets leave it empty; what was done is in ground_truth
+        "error_description": "",  # OR-Debug-Bench's sets leave it empty; what was done is in ground_truth
         "ground_truth_fix": inj.ground_truth_fix,
         "target_name": inj.target_name,
         "target_type": inj.target_type,

@@ -1,6 +1,6 @@
 """Error injection: turn a feasible model infeasible and record the ground truth.
 
-| type | name (the user's)              | what is injected                                                          | ground-truth repair                        |
+| type | name (OR-Debug-Bench's)        | what is injected                                                          | ground-truth repair                        |
 |------|--------------------------------|---------------------------------------------------------------------------|--------------------------------------------|
 | A    | Constraint Direction Error     | the sense of a `<=`/`>=` constraint is flipped                            | flip it back                               |
 | B    | Variable Type Error            | a general integer variable becomes binary and `_force_<var>: var >= k>=2` is added (a pure LP: a continuous one) | restore type and bounds, remove `_force_<var>` |
@@ -20,7 +20,7 @@ G: the IIS shows one conflict and removing it reveals the other; H: the IIS show
 constraint and the bound; I: some other single repair is feasible with another objective).
 A candidate that fails is skipped for the next one; ``generate`` retries with a new draw.
 
-The ground truth is kept twice in each dataset.json entry: the user's sentence
+The ground truth is kept twice in each dataset.json entry: OR-Debug-Bench's sentence
 (``ground_truth_fix``, ``target_name``) and a structured ``ground_truth`` dict with the
 ``changes`` and ``repair`` edits (``ordebug.edits``), which ``apply_ground_truth`` replays.
 """

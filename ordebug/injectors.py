@@ -41,7 +41,7 @@ _VTYPE_WORD = {"C": "CONTINUOUS", "I": "INTEGER", "B": "BINARY"}
 
 
 def num(x: float) -> str:
-    """A number as the user's texts write it: Python float text, 6 significant digits ("inf" for 1e100)."""
+    """A number as OR-Debug-Bench's texts write it: Python float text, 6 significant digits ("inf" for 1e100)."""
     if abs(x) >= INF:
         return "inf" if x > 0 else "-inf"
     return str(float(f"{x:.6g}"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
-#: ``legacy`` reproduces the user's legacy ``input`` text exactly; ``rich`` adds the IIS algebra,
+#: ``legacy`` reproduces OR-Debug-Bench's legacy ``input`` text exactly; ``rich`` adds the IIS algebra,
 #: bounds and the action history (ordebug/observation.py).
 Layout = Literal["legacy", "rich"]
 LAYOUTS: tuple[str, ...] = get_args(Layout)

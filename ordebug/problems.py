@@ -1,6 +1,6 @@
 """Problems: a Gurobi model plus metadata, from OR-Debug-Bench sets or plain model files.
 
-On-disk layout of a benchmark set (the user's own, which their old tools read)::
+On-disk layout of a benchmark set (OR-Debug-Bench's own, which its old tools read)::
 
     SET/dataset.json        header keys + "problems": [ {problem_id, model_file, ...}, ... ]
     SET/models/<id>.mps
@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ordebug import solver
 from ordebug.errors import OrDebugError, ProblemLoadError
 
-#: The user's names for the error types (taken from their problem_nl texts).
+#: OR-Debug-Bench's names for the error types (taken from their problem_nl texts).
 ERROR_TYPE_NAMES: dict[str, str] = {
     "A": "Constraint Direction Error",
     "B": "Variable Type Error",
@@ -42,7 +42,7 @@ ERROR_TYPE_NAMES: dict[str, str] = {
     "I": "Optimal Selection (multiple fixes possible, one preserves objective)",
 }
 
-#: Per-problem keys of the user's dataset.json, in their order.
+#: Per-problem keys of OR-Debug-Bench's dataset.json, in their order.
 PROBLEM_KEYS = (
     "problem_id", "model_file", "problem_nl", "error_type", "error_description", "ground_truth_fix",
     "target_name", "target_type", "initial_status", "original_status", "original_objective",
@@ -50,7 +50,7 @@ PROBLEM_KEYS = (
     "problem_type", "use_robust", "created_at",
 )  # fmt: skip
 
-#: Header keys of the user's dataset.json, in their order ("problems" comes last).
+#: Header keys of OR-Debug-Bench's dataset.json, in their order ("problems" comes last).
 HEADER_KEYS = (
     "dataset_name", "description", "created_at", "num_problems", "num_failed", "error_types",
     "problem_types", "seed", "use_robust", "success_by_type", "fail_by_type", "success_rates",
@@ -295,12 +295,12 @@ def load_problems(spec: str | os.PathLike | Iterable[str | os.PathLike]) -> list
 
 
 # ---------------------------------------------------------------------------------------------
-# writing a set in the user's layout
+# writing a set in OR-Debug-Bench's layout
 
 
 def _problem_nl(entry: dict[str, Any], n_vars: int, n_cons: int) -> str:
     kind = ERROR_TYPE_NAMES.get(str(entry.get("error_type")), "modelling error")
-    # The user's tool says "Linear programming problem" for LP and MIP alike; keep it.
+    # OR-Debug-Bench's tool says "Linear programming problem" for LP and MIP alike; keep it.
     return (
         f"Linear programming problem {entry['problem_id']} with {n_vars} variables and {n_cons} "
         f"constraints. Contains a {kind} that makes the model infeasible."
@@ -308,7 +308,7 @@ def _problem_nl(entry: dict[str, Any], n_vars: int, n_cons: int) -> str:
 
 
 def _complete_entry(meta: dict[str, Any], model: gp.Model, now: str) -> dict[str, Any]:
-    """One dataset.json entry in the user's key order, missing keys computed from the model."""
+    """One dataset.json entry in OR-Debug-Bench's key order, missing keys computed from the model."""
     if not meta.get("problem_id"):
         raise OrDebugError("write_benchmark: an entry has no 'problem_id'", fix="give every entry a problem_id")
     model.update()
@@ -381,7 +381,7 @@ def _header(header: dict[str, Any], problems: list[dict[str, Any]], now: str) ->
 
 
 def _report(data: dict[str, Any]) -> str:
-    """report.txt in the user's format."""
+    """report.txt in OR-Debug-Bench's format."""
     problems = data["problems"]
     lines = ["=" * 60, f"Dataset Report: {data['dataset_name']}", "=" * 60, ""]
     lines += [f"Created: {data['created_at']}", f"Total Problems: {data['num_problems']}"]
@@ -416,7 +416,7 @@ def write_benchmark(
     *,
     overwrite: bool = False,
 ) -> Path:
-    """Write a benchmark set (dataset.json + models/<id>.mps + report.txt) in the user's layout.
+    """Write a benchmark set (dataset.json + models/<id>.mps + report.txt) in OR-Debug-Bench's layout.
 
     ``entries`` pairs each problem's metadata dict (``problem_id`` required; any key of
     ``PROBLEM_KEYS`` given is kept verbatim, missing ones are computed from the model,

@@ -10,7 +10,7 @@ from __future__ import annotations
 #: The instruction of every legacy Alpaca sample (shared/data/legacy_sft), kept verbatim.
 INSTRUCTION = "Debug the infeasible optimization model and provide the action to fix it."
 
-#: The system prompt of the user's legacy messages file, kept verbatim (core actions only).
+#: The system prompt of OR-Debug-Bench's legacy messages file, kept verbatim (core actions only).
 SYSTEM_PROMPT_CORE = (
     "You are an Operations Research debugging assistant.\n"
     "Analyze problems step-by-step in <think> tags, then output the action.\n"

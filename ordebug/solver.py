@@ -209,7 +209,7 @@ def compute_iis(model: gp.Model) -> IIS:
     """Compute an IIS of an infeasible model.
 
     Names come out in model order (getConstrs()/getVars() order), which is the
-    order the user's legacy observations list them in; ``bounds`` lists each
+    order OR-Debug-Bench's legacy observations list them in; ``bounds`` lists each
     variable whose lower or upper bound is in the IIS once.
     """
     try:

@@ -32,10 +32,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from foundation.redact import redact_url
+from foundation.yaml_mapping import read_yaml_mapping
 from ordebug.errors import OrDebugError
 
 ENV_PREFIX = "ORDEBUG_TEACHER_"
@@ -176,12 +176,7 @@ def load_llm_config(
 def _read_yaml(path: Path, prefix: str = ENV_PREFIX) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(f"endpoint config {path} does not exist; fix {prefix}CONFIG or --teacher-config")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc})") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping of settings at the top level")
+    data = read_yaml_mapping(path, error=ConfigError, fix="write the endpoint settings as `key: value` lines")
     if "api_key" in data:
         raise ConfigError(
             f"{path}: key 'api_key': keys are never read from files; export it in an environment "

@@ -1,17 +1,22 @@
-"""The one step record of a played episode, and the finished episode.
+"""The one step record of a played episode, and the one finished episode.
 
-``PlayedStep`` holds everything either half needs about one turn. The two on-disk shapes are
-derived from it and stay as they were: the trajectory JSONL ``ordebug.trajectory.Step``
-(``trajectory_step()``; the action the environment accepted, a parse error that falls back to the
-environment's reason) and eval's results.json ``eval.schema.StepRecord`` (built by eval from
-``parsed`` / ``parse_error`` / ``valid`` / ``env_error``, plus its format score).
+``PlayedStep`` holds everything either half needs about one turn. The two on-disk shapes take
+their fields from it (``shared_with``) and stay as they were: the trajectory JSONL
+``ordebug.trajectory.Step`` (``trajectory_step()``; the action the environment accepted, a parse
+error that falls back to the environment's reason) and eval's results.json ``eval.schema.ScoredStep``
+(``eval.episodes.scored_step()``: the parsed action, plus its format score). ``PlayedEpisode`` is
+the episode for both halves; eval holds it with its scored steps (``PlayedEpisode[ScoredStep]``).
+The environment's own per-step record (``ordebug.episode.StepRecord``, inside ``record``) is the
+world's account that the metrics read; a played step adds what the policy saw and said.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel
 
 from ordebug.episode import EpisodeRecord
 from ordebug.problems import Problem
@@ -39,19 +44,18 @@ class PlayedStep:
     latency_s: float  # seconds the policy took to answer
     usage: Usage | None = None
 
+    def shared_with(self, shape: type[BaseModel]) -> dict[str, Any]:
+        """The values of the fields an on-disk step shape has in common with this step, by name."""
+        return {name: getattr(self, name) for name in shape.model_fields if name in self.__dataclass_fields__}
+
     def trajectory_step(self) -> Step:
         """The trajectory file's step (schema 1), exactly as collectors have always written it."""
         return Step(
-            index=self.index,
-            observation=self.observation,
-            state=self.state,
-            raw_output=self.raw_output,
-            reasoning=self.reasoning,
-            action=self.action if self.valid else None,
-            parse_error=self.parse_error if self.valid else (self.parse_error or self.env_error),
-            result=self.result,
-            status=self.status,
-            usage=self.usage,
+            **self.shared_with(Step)
+            | {
+                "action": self.action if self.valid else None,
+                "parse_error": self.parse_error if self.valid else (self.parse_error or self.env_error),
+            }
         )
 
 
@@ -59,13 +63,17 @@ def finite(x: float | None) -> float | None:
     return x if x is None or math.isfinite(x) else None
 
 
+#: The step type an episode holds: ``PlayedStep`` as played, eval's ``ScoredStep`` once scored.
+StepT = TypeVar("StepT")
+
+
 @dataclass
-class PlayedEpisode:
+class PlayedEpisode(Generic[StepT]):
     """One finished (or failed, or skipped) episode: the environment's record and our steps."""
 
     problem: Problem
     record: EpisodeRecord | None
-    steps: list[PlayedStep] = field(default_factory=list)
+    steps: list[StepT] = field(default_factory=list)
     error: str | None = None  # an infrastructure failure that ended it
     gave_up: bool = False  # the policy kept answering without a valid action
     skipped: str | None = None  # why it was not played (FEASIBLE_AT_RESET); never scored or written

@@ -27,12 +27,12 @@ keys are relative to the repository root.
 from __future__ import annotations
 
 import copy
-import difflib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from foundation.paths import find_named_file
 from recipes.errors import Problem, RecipeFormatError, RecipeNotFoundError
 from recipes.paths import CONFIGS_DIR, REPO_ROOT, RUNS_DIR, from_repo
 from recipes.yamlio import load_file, parse_scalar
@@ -163,22 +163,17 @@ def all_recipes(root: Path = CONFIGS_DIR) -> dict[str, Path]:
 
 def find_recipe(spec: str) -> Path:
     """A recipe by name (`qwen3_lora_sft`, `ablations/lora_r8`) or by path."""
-    candidate = Path(spec).expanduser()
-    if candidate.suffix in (".yaml", ".yml"):
-        for path in (candidate, from_repo(candidate), CONFIGS_DIR / candidate):
-            if path.is_file():
-                return path.resolve()
-        raise RecipeNotFoundError(f"recipe file {spec} not found (looked in ., {REPO_ROOT}, {CONFIGS_DIR})")
+    return find_named_file(
+        spec, CONFIGS_DIR, _recipe_by_name, all_recipes(), kind="recipe", error=RecipeNotFoundError
+    )
+
+
+def _recipe_by_name(spec: str) -> Path | None:
     matches = sorted({*CONFIGS_DIR.rglob(f"{spec}.yaml"), *CONFIGS_DIR.rglob(f"{spec}.yml")})
-    if len(matches) == 1:
-        return matches[0].resolve()
     if len(matches) > 1:
         listed = ", ".join(str(m.relative_to(CONFIGS_DIR)) for m in matches)
         raise RecipeNotFoundError(f"recipe name {spec!r} is ambiguous ({listed}); give the path instead")
-    names = sorted(all_recipes())
-    close = difflib.get_close_matches(Path(spec).name, names, n=3, cutoff=0.5)
-    hint = f"did you mean {', '.join(close)}? " if close else ""
-    raise RecipeNotFoundError(f"no recipe named {spec!r}; {hint}known recipes: {', '.join(names)}")
+    return matches[0].resolve() if matches else None
 
 
 # ---- loading with inheritance -----------------------------------------------------------------

@@ -1,6 +1,6 @@
 """What the reward gives the first actions of known policies: a check that it ranks them as eval does.
 
-    python -m rl.first_actions --problems ../shared/data/or_debug_bench/test [--policies heuristic,drop_first,random]
+    python -m rl.first_actions --problems tests/data/or_debug_bench/test [--policies heuristic,drop_first,random]
 
 Each policy answers the initial observation of every problem (legacy layout, the benchmark's eight
 actions, as the RL stage plays); its answer is scored by ``rl.reward.SolverReward``. ``random`` picks

@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from eval.metric_registry import DEFAULT_METRICS, RENAMED
 from eval.paired import known_metrics
 from foundation.stats import CONFIDENCE, N_RESAMPLES
+from foundation.paths import find_named_file
 from recipes.errors import Problem, RecipeError
 from recipes.paths import RECIPES_DIR, REPO_ROOT, RUNS_DIR, from_repo
 from recipes.recipe import WRAPPER_KEYS, find_recipe, parse_override
@@ -124,19 +125,8 @@ def all_studies() -> dict[str, Path]:
 
 def find_study(spec: str) -> Path:
     """A study by name (`rank`) or by path."""
-    candidate = Path(spec).expanduser()
-    if candidate.suffix in (".yaml", ".yml"):
-        for path in (candidate, from_repo(candidate), STUDIES_DIR / candidate):
-            if path.is_file():
-                return path.resolve()
-        raise StudyNotFoundError(f"study file {spec} not found (looked in ., {REPO_ROOT}, {STUDIES_DIR})")
     known = all_studies()
-    if spec in known:
-        return known[spec]
-    close = difflib.get_close_matches(spec, list(known), n=3, cutoff=0.5)
-    hint = f"did you mean {', '.join(close)}? " if close else ""
-    raise StudyNotFoundError(f"no study named {spec!r} in {_rel(STUDIES_DIR)}; {hint}"
-                             f"known studies: {', '.join(known) or 'none'}")
+    return find_named_file(spec, STUDIES_DIR, known.get, known, kind="study", error=StudyNotFoundError)
 
 
 def _did_you_mean(key: str, known: list[str] | tuple[str, ...]) -> str:

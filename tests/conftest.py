@@ -1,21 +1,21 @@
-"""Shared fixtures: the user's real data lives beside the checkout, never inside it."""
+"""Shared fixtures. Real inputs come from tests/data/, a small excerpt committed with the suite
+(tests/data/README.md says what each file is); ORDEBUG_SHARED_DATA points the same tests at a full copy."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
+from foundation.paths import real_data_dir
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = Path(os.environ.get("ORDEBUG_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
 
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    if not SHARED_DATA.is_dir():
-        pytest.fail(f"shared data not found at {SHARED_DATA}; set ORDEBUG_SHARED_DATA")
-    return SHARED_DATA
+    """The real inputs in the layout of tests/data/: the full copy when ORDEBUG_SHARED_DATA is set, else the excerpt."""
+    return real_data_dir()
 
 
 @pytest.fixture(scope="session")

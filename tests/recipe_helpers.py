@@ -1,4 +1,4 @@
-"""Helpers for the recipe tests: a small dataset directory built from the user's real samples."""
+"""Helpers for the recipe tests: a small dataset directory built from OR-Debug-Bench's real samples."""
 
 from __future__ import annotations
 

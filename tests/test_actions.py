@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import random
 from pathlib import Path
@@ -21,17 +20,14 @@ from ordebug.actions import (
     parse_action,
 )
 from ordebug.errors import ActionParseError, OrDebugError
+from tests.legacy_data import legacy_counts, legacy_outputs
 
 A = ActionName
 
 
 def legacy_actions(shared_data: Path) -> list[str]:
     """The action text of every legacy output (Alpaca file and messages file)."""
-    root = shared_data / "legacy_sft"
-    outputs = [s["output"] for s in json.loads((root / "sft_gpt52chat.json").read_text())["data"]]
-    for line in (root / "sft_qwen_chat.val.jsonl").read_text().splitlines():
-        outputs += [m["content"] for m in json.loads(line)["messages"] if m["role"] == "assistant"]
-    return [o.rsplit("Action: ", 1)[1] for o in outputs]
+    return [o.rsplit("Action: ", 1)[1] for o in legacy_outputs(shared_data)]
 
 
 @pytest.mark.parametrize(
@@ -298,7 +294,7 @@ def test_round_trip_over_generated_actions() -> None:
 
 def test_every_legacy_action_parses_leniently(shared_data: Path) -> None:
     texts = legacy_actions(shared_data)
-    assert len(texts) == 774 + 78
+    counts = legacy_counts(len(texts))
     strict_ok, strict_errors = 0, []
     for text in texts:
         action = parse_action(text, lenient=True)
@@ -308,11 +304,10 @@ def test_every_legacy_action_parses_leniently(shared_data: Path) -> None:
             strict_ok += 1
         except ActionParseError as err:
             strict_errors.append(err.reason)
-    # documented: 824 are canonical; 12 DROP_CONSTRAINT(name, 0.0) and 16 one-bound UPDATE_BOUNDS are not
-    assert strict_ok == 824
+    assert strict_ok == counts.canonical
     assert sorted(set(strict_errors)) == [
         "DROP_CONSTRAINT takes 1 argument (name), got 2",
         "UPDATE_BOUNDS takes 3 arguments (var, lb, ub), got 2",
     ]
-    assert strict_errors.count("DROP_CONSTRAINT takes 1 argument (name), got 2") == 12
-    assert strict_errors.count("UPDATE_BOUNDS takes 3 arguments (var, lb, ub), got 2") == 16
+    assert strict_errors.count("DROP_CONSTRAINT takes 1 argument (name), got 2") == counts.drop_with_amount
+    assert strict_errors.count("UPDATE_BOUNDS takes 3 arguments (var, lb, ub), got 2") == counts.one_bound

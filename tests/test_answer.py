@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -10,16 +9,9 @@ import pytest
 from ordebug.actions import Action, ActionName, parse_action
 from ordebug.answer import format_answer, parse_answer, reasoning_from_output
 from ordebug.errors import ActionParseError, AnswerFormatError
+from tests.legacy_data import legacy_counts, legacy_outputs
 
 GOOD = "<think>\nThe IIS has c1 and c2.\nc1 is too tight.\n</think>\n\nAction: RELAX_CONSTRAINT(c1, 1.0)"
-
-
-def legacy_outputs(shared_data: Path) -> list[str]:
-    root = shared_data / "legacy_sft"
-    outputs = [s["output"] for s in json.loads((root / "sft_gpt52chat.json").read_text())["data"]]
-    for line in (root / "sft_qwen_chat.val.jsonl").read_text().splitlines():
-        outputs += [m["content"] for m in json.loads(line)["messages"] if m["role"] == "assistant"]
-    return outputs
 
 
 def test_format_answer_exact_shape() -> None:
@@ -194,7 +186,7 @@ def test_reasoning_from_output(content: str, reasoning_content: str | None, expe
 
 def test_legacy_outputs(shared_data: Path) -> None:
     outputs = legacy_outputs(shared_data)
-    assert len(outputs) == 774 + 78
+    counts = legacy_counts(len(outputs))
     strict_ok = lenient_same = 0
     for text in outputs:
         lenient = parse_answer(text, lenient=True)
@@ -207,7 +199,7 @@ def test_legacy_outputs(shared_data: Path) -> None:
             assert format_answer(strict.reasoning or "", strict.action) == text
             strict_ok += 1
         lenient_same += format_answer(lenient.reasoning or "", lenient.action) == text
-    # 28 legacy actions are not strict (12 DROP_CONSTRAINT(name, 0.0), 16 one-bound UPDATE_BOUNDS);
-    # lenient formatting reproduces all but the 12 whose surplus 0.0 is dropped.
-    assert strict_ok == 824
-    assert lenient_same == 840
+    # the non-strict actions are DROP_CONSTRAINT(name, 0.0) and one-bound UPDATE_BOUNDS;
+    # lenient formatting reproduces all but the DROP_CONSTRAINTs whose surplus 0.0 is dropped.
+    assert strict_ok == counts.canonical
+    assert lenient_same == counts.lenient_same == counts.canonical + counts.one_bound

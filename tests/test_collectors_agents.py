@@ -1,4 +1,4 @@
-"""Scripted agents on the user's benchmark sets: the heuristic must beat the old drop-first teacher."""
+"""Scripted agents on OR-Debug-Bench's benchmark sets: the heuristic must beat the old drop-first teacher."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from collectors.agents import SCRIPTED, ScriptedPolicy
 from collectors.runner import RunOptions, collect
 from ordebug.answer import parse_answer
 from ordebug.problems import Problem, load_problems
+from play.agents import SCRIPTED, ScriptedPolicy
 from tests.collectors_helpers import make_bench, read_trajectories
 
 METRICS = ["rr@5", "rr@10", "rr@20", "op", "fp", "da_iis", "da_target", "steps", "te"]

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from collectors.agents import SCRIPTED
 from collectors.cli import main
 from collectors.runner import RunOptions, Shard, collect, select
 from ordebug.problems import load_problems
+from play.agents import SCRIPTED
 from tests.collectors_helpers import ids, make_bench, read_trajectories, run_cli
 
 

@@ -15,14 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from collectors.agents import SCRIPTED
-from collectors.agents.teacher import TeacherAgent
 from collectors.cli import main
-from collectors.llm import LLMClient
-from collectors.llm_config import LLMConfig
 from collectors.runner import RunOptions, collect, summary_path
 from ordebug.errors import OrDebugError
 from ordebug.problems import load_problems
+from play.agents import SCRIPTED
+from play.agents.teacher import TeacherAgent
+from play.llm import LLMClient
+from play.llm_config import LLMConfig
 from tests.collectors_helpers import REPO, ids, make_bench, run_cli
 from tests.support.loopback import LoopbackServer, Reply, drop_first_responder
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from collectors.llm import BudgetExceeded, LLMCallError, LLMClient, retry_after_seconds
-from collectors.llm_config import ConfigError, LLMConfig, load_llm_config
+from play.llm import BudgetExceeded, LLMCallError, LLMClient, retry_after_seconds
+from play.llm_config import ConfigError, LLMConfig, load_llm_config
 from tests.support.loopback import Faults, LoopbackServer, Reply, drop_first_responder, fixed_responder
 
 SECRET = "sk-test-NEVER-WRITTEN-42"

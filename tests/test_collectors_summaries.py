@@ -1,4 +1,4 @@
-"""``python -m collectors.summaries``: seed 002's summary step, resumable, with the teacher's retries."""
+"""``python -m collectors.summaries``: the search-agent workload's summary step, resumable, with the teacher's retries."""
 
 from __future__ import annotations
 

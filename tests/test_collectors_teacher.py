@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from collectors.agents.teacher import TeacherAgent
-from collectors.llm import LLMClient
-from collectors.llm_config import LLMConfig
 from collectors.runner import RunOptions, collect
 from ordebug.problems import load_problems
+from play.agents.teacher import TeacherAgent
+from play.llm import LLMClient
+from play.llm_config import LLMConfig
 from tests.collectors_helpers import files_contain, ids, make_bench, read_trajectories
 from tests.support.loopback import (
     ChatRequest,
@@ -106,7 +106,9 @@ def test_reasoning_is_the_models_own(problems, tmp_path, responder, expected) ->
     out = tmp_path / "t.jsonl"
     with LoopbackServer(responder) as srv:
         collect(problems[:2], options(out), teacher=teacher(srv.base_url))
-    for traj in read_trajectories(out):
+    trajs = read_trajectories(out)
+    assert len(trajs) == 2
+    for traj in trajs:
         first = traj.steps[0]
         assert first.reasoning.startswith(expected) if expected else first.reasoning == ""
         assert "<think>" not in first.reasoning and first.action is not None

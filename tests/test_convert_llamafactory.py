@@ -150,7 +150,7 @@ def test_converted_datasets_load_with_loss_on_the_answers(
     fmt: str,
     file_format: str,
 ) -> None:
-    # a slice of each of the user's legacy files (the whole files round-trip in test_convert.py)
+    # a slice of each of OR-Debug-Bench's legacy files (the whole files round-trip in test_convert.py)
     legacy_dir = shared_data / "legacy_sft"
     wrapped = json.loads((legacy_dir / "sft_gpt52chat.json").read_text(encoding="utf-8"))
     alpaca = tmp_path / "in" / "sft_gpt52chat.json"

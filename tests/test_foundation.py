@@ -241,3 +241,61 @@ def test_layout_names_come_from_one_constant() -> None:
     for parser in (collect_parser(), sft_parser(), eval_parser()):
         assert choices(parser) == LAYOUTS, parser.prog
     assert tuple(SYSTEM_PROMPTS) == LAYOUTS
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("- a\n- b\n", "expected a mapping at the top level, got list"),
+        ("a: [1\n", "not valid YAML"),
+        (b"\xff\xfe", "cannot be read"),
+    ],
+)
+def test_a_yaml_mapping_error_names_the_file_and_the_fix(tmp_path: Path, content: str | bytes, message: str) -> None:
+    from eval.errors import EvalConfigError
+    from foundation.yaml_mapping import read_yaml_mapping
+
+    path = tmp_path / "recipe.yaml"
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    with pytest.raises(EvalConfigError) as err:
+        read_yaml_mapping(path, error=EvalConfigError, fix="write key: value lines")
+    assert str(err.value).startswith(f"{path}: {message}") and str(err.value).endswith("; write key: value lines")
+    path.write_text("")
+    assert read_yaml_mapping(path) == {}  # an empty file is an empty mapping
+    path.write_text("a: 1\nb: [x]\n")
+    assert read_yaml_mapping(path) == {"a": 1, "b": ["x"]}
+    with pytest.raises(ToolkitError, match="cannot be read"):
+        read_yaml_mapping(tmp_path / "missing.yaml")
+
+
+def test_a_named_file_is_found_by_path_or_name_else_a_close_name_is_offered(tmp_path: Path) -> None:
+    from foundation.paths import find_named_file
+
+    (tmp_path / "rank.yaml").write_text("a: 1\n")
+    known = {"rank": tmp_path / "rank.yaml", "order": tmp_path / "order.yaml"}
+
+    def find(spec: str) -> Path:
+        return find_named_file(spec, tmp_path, known.get, known, kind="study", error=ToolkitError)
+
+    assert find("rank") == known["rank"]
+    assert find("rank.yaml") == (tmp_path / "rank.yaml").resolve()  # a path inside the folder
+    with pytest.raises(ToolkitError, match=r"no study named 'rnk' in .*; did you mean rank\? known study names: order, rank"):
+        find("rnk")
+    with pytest.raises(ToolkitError, match="study file nope.yaml not found"):
+        find("nope.yaml")
+
+
+def test_real_data_is_the_committed_excerpt_unless_ORDEBUG_SHARED_DATA_names_a_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from foundation.paths import DATA_ENV, DATA_EXCERPT, real_data_dir
+
+    monkeypatch.delenv(DATA_ENV, raising=False)
+    assert real_data_dir() == DATA_EXCERPT
+    for layout in ("or_debug_bench/test/dataset.json", "legacy_sft/sft_gpt52chat.json", "netlib/feasible/afiro.mps"):
+        assert (DATA_EXCERPT / layout).is_file(), layout  # a clone tests without any other data
+    monkeypatch.setenv(DATA_ENV, str(tmp_path))
+    assert real_data_dir() == tmp_path
+    monkeypatch.setenv(DATA_ENV, str(tmp_path / "missing"))
+    with pytest.raises(ToolkitError, match=f"{DATA_ENV}=.*missing: is not a folder; unset it to use"):
+        real_data_dir()

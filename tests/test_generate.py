@@ -1,4 +1,4 @@
-"""`python -m ordebug.generate`: generated families + verified error injection, in the user's layout.
+"""`python -m ordebug.generate`: generated families + verified error injection, in OR-Debug-Bench's layout.
 
 Every check re-reads what was written (MPS + dataset.json) and re-solves it here; nothing is
 taken from the generator's own verification.
@@ -101,7 +101,7 @@ def test_layout_keys_and_json_types_match_the_users_sets(bench, shared_data):
             assert type(ours[key]) is type(value), key
     sample = theirs["problems"][0]
     for entry in ours["problems"]:
-        assert list(entry)[: len(sample)] == list(sample)  # the user's keys, in the user's order
+        assert list(entry)[: len(sample)] == list(sample)  # OR-Debug-Bench's keys, in OR-Debug-Bench's order
         for key, value in sample.items():
             assert type(entry[key]) is type(value), (entry["problem_id"], key)
         assert (bench / entry["model_file"]).is_file()
@@ -135,6 +135,7 @@ def _without(p: Problem, name: str) -> gp.Model:
 
 
 def test_each_type_has_its_documented_property(problems):
+    assert {p.error_type for p in problems} == set(ALL)
     for p in problems:
         gt, names = p.metadata["ground_truth"], p.target_name.split(",")
         model = p.read_model()
@@ -145,6 +146,19 @@ def test_each_type_has_its_documented_property(problems):
             var = model.getVarByName(p.target_name)
             assert var.VType == GRB.BINARY
             assert model.getConstrByName(f"_force_{p.target_name}").RHS >= 2
+        elif p.error_type == "C":  # one coefficient of the target row:var changed; the repair restores it
+            row, var = p.target_name.split(":")
+            (repair,) = gt["repair"]
+            now = model.getCoeff(model.getConstrByName(row), model.getVarByName(var))
+            assert gt["variant"] in ("removed", "sign_flipped", "scaled") and now != repair["coef"]
+            assert (repair["op"], repair["constraint"], repair["variable"]) == ("set_coef", row, var)
+        elif p.error_type == "D":  # added constraint(s) in the IIS; removing the target restores feasibility
+            assert p.target_name in p.iis_constraints and p.target_name.startswith(("_saboteur_conflict_", "_chain_"))
+            assert _solve(_without(p, p.target_name)).status == "OPTIMAL", p.problem_id
+        elif p.error_type == "F":  # the IIS shows the link; the cause is the root constraint asking too much
+            var = p.target_name.removeprefix("_hidden_root_")
+            assert p.target_name != var and f"_hidden_link_{var}" in p.iis_constraints
+            assert _solve(_without(p, p.target_name)).status == "OPTIMAL", p.problem_id
         elif p.error_type in "EG":  # fixing only one of the two keeps the model infeasible
             assert len(names) == 2
             for name in names:
@@ -167,6 +181,8 @@ def test_each_type_has_its_documented_property(problems):
             relaxed = [a for a in gt["alternatives"] if a["action"].startswith("RELAX")]
             assert moved or relaxed, p.problem_id
             assert "CORRECT: RELAX" in p.ground_truth_fix
+        elif p.error_type not in "ABCDEF":
+            pytest.fail(f"{p.problem_id}: type {p.error_type} has no documented property checked here")
 
 
 def test_injection_into_the_users_netlib_models(tmp_path, shared_data):

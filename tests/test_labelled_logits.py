@@ -1,7 +1,7 @@
 """`logits_on_labels_only`: the LM head only at labelled positions gives the same loss and gradients.
 
 Batches come from LLaMA-Factory's own pipeline and training collator (the fixtures of test_packing:
-multi-turn conversations of the user's legacy samples, `qwen3_think`), plain and neat-packed, on the
+multi-turn conversations of OR-Debug-Bench's legacy samples, `qwen3_think`), plain and neat-packed, on the
 tiny Qwen3 model; full fine-tuning and LoRA (PEFT), with and without `num_items_in_batch` (what the
 Trainer passes under gradient accumulation).
 """

@@ -17,7 +17,7 @@ from eval.metric_registry import DEFAULT_METRICS, REGISTRY, TABLE, VIEWS, get
 from eval.offline import prediction_metric_infos, tool_metric_infos
 from eval.paired import known_metrics
 from eval.report import Evaluation, _best
-from eval.schema import EpisodeResult, GroupSummary, StepFormat, StepRecord
+from eval.schema import EpisodeResult, GroupSummary, ScoredStep, StepFormat
 from eval.scoring import metric_infos, summarize
 from foundation.stats import N_RESAMPLES, mean_ci, pooled_rate_ci
 from ordebug.metrics import EPISODE_METRICS
@@ -120,7 +120,7 @@ def _fmt(ok: bool) -> StepFormat:
 
 
 def _episode(i: int, valid: list[bool], op: float | None) -> EpisodeResult:
-    steps = [StepRecord(index=j + 1, observation="o", raw_output="r", action="SUBMIT()", parse_error=None, valid=v,
+    steps = [ScoredStep(index=j + 1, observation="o", raw_output="r", action="SUBMIT()", parse_error=None, valid=v,
                         env_error=None, result="", status="OPTIMAL", objective=1.0, solver_calls=1, latency_s=0.0,
                         format=_fmt(v)) for j, v in enumerate(valid)]
     return EpisodeResult(problem_id=f"p{i}", error_type="A", difficulty="easy", problem_type="lp", source="s",

@@ -1,4 +1,4 @@
-"""Observation layouts: the legacy layout is byte-exact with the user's data; rich adds detail."""
+"""Observation layouts: the legacy layout is byte-exact with OR-Debug-Bench's legacy SFT data (tests/data/README.md); rich adds detail."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 The batches come from LLaMA-Factory's own code: `get_dataset` with the `qwen3_think` template (its packed
 processor and greedy knapsack), and the `SFTDataCollatorWith4DAttentionMask` that training uses (the
-block-diagonal 4-D mask). The data are multi-turn conversations built from the user's legacy chat samples,
+block-diagonal 4-D mask). The data are multi-turn conversations built from OR-Debug-Bench's legacy chat samples,
 so the loss mask has several assistant turns per sample. Checked for SDPA (what the recipes run) and eager:
 
 - every sample's loss, computed inside a packed row, equals its loss in an ordinary padded batch;

@@ -1,4 +1,4 @@
-"""Pre-sampling large parquet sets (seed 004): methods, English filter, mapping, bounded memory."""
+"""Pre-sampling large parquet sets (docs/workloads.md): methods, English filter, mapping, bounded memory."""
 
 from __future__ import annotations
 
@@ -224,7 +224,7 @@ def test_reservoir_and_uniform_include_every_row_equally_often(tmp_path: Path) -
 
 
 def test_a_numeric_answer_column_is_passed_over_by_the_language_filter(tmp_path: Path) -> None:
-    # issue 11 item 7: math sets (seed 004) hold numbers as answers; a number has no language
+    # math sets (large public reasoning sets) hold numbers as answers; a number has no language
     n = 4000
     src = tmp_path / "math.parquet"
     questions = [GERMAN.format(i=i) if i % 4 == 0 else ENGLISH.format(i=i) for i in range(n)]

@@ -1,4 +1,4 @@
-"""Loading and writing problems: the user's benchmark sets, raw model files, bad input."""
+"""Loading and writing problems: OR-Debug-Bench's benchmark sets, raw model files, bad input."""
 
 from __future__ import annotations
 

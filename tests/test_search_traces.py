@@ -1,4 +1,4 @@
-"""Search-agent traces -> multi-turn, step-split and summary datasets (seed 002)."""
+"""Search-agent traces -> multi-turn, step-split and summary datasets (docs/workloads.md)."""
 
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ import pytest
 
 from eval.paired import compare, compare_results, per_problem
 from eval.report import load_evaluation
-from eval.schema import EpisodeResult, Results, Samples, StepFormat, StepRecord
+from eval.schema import EpisodeResult, Results, Samples, ScoredStep, StepFormat
 from eval.scoring import metric_infos
 from studies.cells import make_cells
 from studies.compare import write_comparison
@@ -35,8 +35,8 @@ def _fmt(ok: bool) -> StepFormat:
                       action_strict=ok, action_lenient=True, one_action=True, args_valid=True, format_ok=ok)
 
 
-def _step(i: int, ok: bool) -> StepRecord:
-    return StepRecord(index=i, observation="obs", raw_output="out", action="SUBMIT()", parse_error=None, valid=True,
+def _step(i: int, ok: bool) -> ScoredStep:
+    return ScoredStep(index=i, observation="obs", raw_output="out", action="SUBMIT()", parse_error=None, valid=True,
                       env_error=None, result="", status="OPTIMAL", objective=1.0, solver_calls=1, latency_s=0.0,
                       format=_fmt(ok))
 

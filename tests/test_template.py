@@ -274,7 +274,7 @@ def test_reasoning_content_field_renders_as_think_block(official):
 # ---- the real data, through LLaMA-Factory's own data pipeline ---------------------------------
 
 def test_legacy_alpaca_and_messages_through_the_llamafactory_pipeline(lf, official, shared_data, tmp_path):
-    """The user's own samples, loaded by get_dataset: ids equal the Jinja's, labels cover the answer."""
+    """OR-Debug-Bench's own samples, loaded by get_dataset: ids equal the Jinja's, labels cover the answer."""
     from llamafactory.data import get_dataset
     from llamafactory.hparams import ModelArguments
     from transformers import Seq2SeqTrainingArguments

@@ -1,4 +1,4 @@
-"""Tool-call trace logs -> step-level SFT data (seed 003), and the tool-call validity check."""
+"""Tool-call trace logs -> step-level SFT data (docs/workloads.md), and the tool-call validity check."""
 
 from __future__ import annotations
 

@@ -9,7 +9,6 @@ from pathlib import Path
 import gurobipy as gp
 import pytest
 
-from collectors.agents import SCRIPTED
 from collectors.runner import RunOptions, collect
 from ordebug.actions import CORE_ACTIONS, EXTENDED_ACTIONS, WHATIF_ACTIONS, Action, ActionName, parse_action
 from ordebug.episode import DebugEnv
@@ -18,6 +17,7 @@ from ordebug.observation import fmt_num
 from ordebug.problems import load_problems
 from ordebug.prompts import system_prompt
 from ordebug.solver import gurobi_env
+from play.agents import SCRIPTED
 from tests.collectors_helpers import make_bench, read_trajectories
 from tests.ordebug_models import bound_conflict, capacity_demand
 

@@ -1,6 +1,6 @@
 """Builders of the workload converters' test inputs: trace logs, search traces, parquet files.
 
-Every test makes its own data in a tmp dir (nothing from the user's real logs is needed).
+Every test makes its own data in a tmp dir (no real trace log is needed).
 """
 
 from __future__ import annotations

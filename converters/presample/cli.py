@@ -1,4 +1,4 @@
-"""Pre-sample large public reasoning sets (local parquet) into a standard SFT dataset (seed 004).
+"""Pre-sample large public reasoning sets (local parquet) into a standard SFT dataset (docs/workloads.md).
 
     python -m converters.presample --in shard-*.parquet --n 20000 [--method uniform] [--lang en] [--seed 0]
 
@@ -14,7 +14,7 @@ YAML mapping may add ``reasoning_regex`` / ``answer_regex`` (first group) to cut
 column, e.g. OpenO1's ``<Thought>…</Thought><Output>…</Output>``. The response is written in one
 layout: ``think`` -> ``<think>\\n{reasoning}\\n</think>\\n\\n{answer}`` (the project's Qwen3 format)
 or ``reasoning_answer`` -> ``<reasoning>{reasoning}</reasoning>\\n<answer>{answer}</answer>``
-(seed 004). A row with an empty question or answer (or an empty reasoning when one is mapped)
+(docs/workloads.md). A row with an empty question or answer (or an empty reasoning when one is mapped)
 is rejected like a non-English one.
 
 Output: ``data/<name>/train.parquet`` (Alpaca columns ``instruction``, ``input``, ``output``,
@@ -35,7 +35,6 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from converters.core.dataset_out import dataset_dir, publish_splits, write_json
@@ -44,6 +43,7 @@ from converters.core.workload_errors import PresampleError
 from converters.presample.langfilter import LanguageFilter, looks_like_locale
 from converters.presample.sampling import METHODS, Row, Source, auto_batch_rows, open_sources
 from foundation.cli import cli_main
+from foundation.yaml_mapping import read_yaml_mapping
 
 GUESSES: dict[str, tuple[str, ...]] = {
     "question": ("question", "prompt", "instruction", "problem", "query", "input"),
@@ -69,14 +69,7 @@ class ColumnMap(BaseModel):
 
 
 def load_mapping(path: Path) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
-        raise PresampleError(f"cannot read the mapping: {' '.join(str(err).split())[:160]}", where=str(path),
-                             fix="pass a YAML file with question/reasoning/answer keys") from None
-    if not isinstance(data, dict):
-        raise PresampleError("must be a YAML mapping", where=str(path), fix="e.g. `question: prompt`")
-    return data
+    return read_yaml_mapping(path, error=PresampleError, fix="pass a YAML file with question/reasoning/answer keys")
 
 
 def resolve_mapping(given: dict[str, Any], schema: pa.Schema, where: str) -> ColumnMap:
@@ -115,7 +108,7 @@ class Standardizer:
     def _field(row: Row, column: str | None, pattern: re.Pattern[str] | None) -> str:
         value = row.get(column) if column else None
         if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
-            value = str(value)  # numeric answers of math sets (seed 004) are answers too
+            value = str(value)  # numeric answers of math sets (large public reasoning sets) are answers too
         if not isinstance(value, str):
             return ""
         if pattern is not None:

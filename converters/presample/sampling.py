@@ -1,4 +1,4 @@
-"""Sample rows from local parquet files of any size with bounded memory (seed 004).
+"""Sample rows from local parquet files of any size with bounded memory (docs/workloads.md).
 
 Several files form one logical dataset (e.g. the shards of a public set); a row's global index
 runs over them in the order given. Memory holds one record batch of the needed columns (plus

@@ -1,4 +1,4 @@
-"""Search-agent traces -> multi-turn, step-split and summary datasets (seed 002), parquet.
+"""Search-agent traces -> multi-turn, step-split and summary datasets (docs/workloads.md), parquet.
 
     python -m converters.search_traces --in traces.jsonl            # raw traces
     python -m converters.search_traces --in steps_summarized.jsonl  # step samples + summaries

@@ -1,4 +1,4 @@
-"""Search-agent traces (seed 002): the input schema, its accepted variants, and the text rendering.
+"""Search-agent traces (docs/workloads.md): the input schema, its accepted variants, and the text rendering.
 
 Canonical input, one JSON object per line:
 

@@ -1,7 +1,7 @@
-"""``python -m converters.sft``: trajectories and the user's SFT files -> a LLaMA-Factory dataset.
+"""``python -m converters.sft``: trajectories and OR-Debug-Bench's legacy SFT files -> a LLaMA-Factory dataset.
 
     python -m converters.sft                                   # trajectories/*.jsonl (what make collect wrote)
-    python -m converters.sft --in trajectories/teacher.jsonl ../shared/data/legacy_sft/sft_gpt52chat.json \\
+    python -m converters.sft --in trajectories/teacher.jsonl tests/data/legacy_sft/sft_gpt52chat.json \\
         --name mixed --format sharegpt --mix heuristic=0.3 --cap legacy=500 --holdout-type F
 
 Writes data/<name>/{train,val,test[,holdout]}.jsonl + card.json + README.md (atomically) and

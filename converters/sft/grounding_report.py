@@ -1,6 +1,6 @@
 """Grounding over many samples: the dataset card's ``grounding`` section and the measuring CLI.
 
-    python -m converters.grounding trajectories/heuristic.jsonl ../shared/data/legacy_sft/sft_gpt52chat.json
+    python -m converters.grounding trajectories/heuristic.jsonl tests/data/legacy_sft/sft_gpt52chat.json
     python -m converters.grounding data/ordebug/train.jsonl --by agent --examples 5
 
 prints, per source (or agent), how many numbers and names of the answers are grounded and how

@@ -30,7 +30,7 @@ from ordebug.prompts import INSTRUCTION
 
 InputKind = Literal["trajectories", "alpaca", "messages"]
 KINDS: tuple[str, ...] = ("trajectories", "alpaca", "messages")
-#: Mixing label of the user's legacy files.
+#: Mixing label of OR-Debug-Bench's legacy files.
 LEGACY_SOURCE = "legacy"
 
 _ID_LINE = re.compile(r"^ID: (\S+)$", re.MULTILINE)
@@ -141,7 +141,7 @@ def _make_legacy_meta(
         error_type=meta.get("error_type") or _first(_TYPE_LINE, text_input),
         difficulty=meta.get("difficulty"),
         family=meta.get("family") or family_of(pid or "", meta),
-        # legacy samples are the teacher's last step: metadata.steps says which (shared/data/legacy_sft/README.md)
+        # legacy samples are the teacher's last step: metadata.steps says which (tests/data/README.md)
         step=meta.get("step", steps),
         steps=steps,
         agent=meta.get("agent"),

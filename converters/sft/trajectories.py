@@ -1,4 +1,4 @@
-"""Trajectories -> step-level samples: one sample per agent step, as the user's old pipeline made them.
+"""Trajectories -> step-level samples: one sample per agent step, as OR-Debug-Bench's old pipeline made them.
 
 Each step with a parsed action becomes ``(observation -> <think>reasoning</think> + action)``.
 The answer is rebuilt with ``ordebug.answer.format_answer`` from the step's reasoning and its

@@ -1,4 +1,4 @@
-"""Tool-call trace logs -> step-level SFT dataset (seed 003): one sample per valid tool call.
+"""Tool-call trace logs -> step-level SFT dataset (docs/workloads.md): one sample per valid tool call.
 
     python -m converters.tool_traces --in runs/ [--tools FILE] [--max-chars 2000] [--name tool_calls]
 

@@ -1,4 +1,4 @@
-"""Read the repo agent's trace logs: one run per ``.jsonl`` file, one event per line (seed 003).
+"""Read the repo agent's trace logs: one run per ``.jsonl`` file, one event per line (docs/workloads.md).
 
 Event schema (``event`` names the kind; ``type`` is accepted as a synonym; extra fields are kept
 and ignored):

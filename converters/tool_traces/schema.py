@@ -1,6 +1,6 @@
 """Tool schemas and the tool-call validity check (shared by converters.tool_traces and eval).
 
-A tool call, as the model must write it (seed 003), is one JSON object:
+A tool call, as the model must write it (docs/workloads.md), is one JSON object:
 
     {"type":"tool_call","name":"read_file","args":{"rel_path":"a.py","max_chars":4000}}
 
