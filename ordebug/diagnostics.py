@@ -42,6 +42,7 @@ def as_shown(fix: SingleFix) -> DiagnosticFix:
         target=fix.target, kind=fix.kind, current=fix.current, least=str(fix.least),
         least_objective=fix.least_objective, percent=fix.percent(), relative=fix.relative,
         wider=str(fix.wider) if fix.wider is not None else None, wider_objective=fix.wider_objective,
+        order=fix.order,
     )  # fmt: skip
 
 

@@ -58,6 +58,16 @@ class DiagnosticFix(BaseModel):
     relative: float = Field(description="the same size as a number (what agents rank by)")
     wider: str | None = Field(None, description="the action from which the element no longer limits the objective")
     wider_objective: float | None = None
+    order: int = Field(0, description="position among the IIS members (ties go to the earlier one)")
+
+    @property
+    def action(self) -> str:
+        """The change that keeps the objective best of the two shown: the wider one when there is one."""
+        return self.wider if self.wider is not None else self.least
+
+    @property
+    def objective(self) -> float | None:
+        return self.wider_objective if self.wider is not None else self.least_objective
 
     def text(self) -> str:
         what = "rhs" if self.kind == "relax" else "bound"

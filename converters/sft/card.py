@@ -149,6 +149,26 @@ def _whatif_line(card: Mapping[str, Any]) -> list[str]:
     return [f"What-if actions: offered{mixed}; the system prompt lists them and eval offers them.", ""]
 
 
+def _benchmark_lines(card: Mapping[str, Any]) -> list[str]:
+    """How many samples the benchmark's RL stage parses as one of its eight actions."""
+    compat = card.get("benchmark_actions")
+    if not compat:
+        return []
+    out = [
+        "## Benchmark actions",
+        "",
+        (f"benchmark_actions: {compat['compatible']} of {compat['total']} checked samples parse as one of the "
+        "benchmark's eight actions, read as its RL stage reads them (first `Action:` match, `<think>` included)."),
+        "",
+    ]
+    if compat["by_reason"]:
+        action = "dropped" if compat["required"] else "kept (--no-require-benchmark-actions)"
+        out += [f"Rejected by the RL stage's parser ({action}): "
+                + ", ".join(f"{r} {n}" for r, n in compat["by_reason"].items()) + ".", ""]  # fmt: skip
+        out += [f"- `{e['where']}`: {e['reason']}: {e['detail']}" for e in compat["examples"]] + [""]
+    return out
+
+
 def render_markdown(card: Mapping[str, Any]) -> str:
     """The card for people: counts, files with sha256, the split rule, lengths, drops."""
     splits = card["splits"]
@@ -195,6 +215,7 @@ def render_markdown(card: Mapping[str, Any]) -> str:
         out += ["Not measured (--no-length-check).", ""]
     if card.get("grounding"):
         out += grounding_markdown(card["grounding"])
+    out += _benchmark_lines(card)
     total = card["total"]
     out += ["## Contents (all splits)", ""]
     for title, key in (
