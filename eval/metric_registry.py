@@ -99,16 +99,16 @@ _FORMAT = tuple(STEP_RATES)  # format_ok first, then the parts it is made of
 #: The columns (rows) of every table, CSV, plot and summary eval writes, in order.
 VIEWS: dict[str, tuple[str, ...]] = {
     # report.md of one evaluation
-    "headline": _view(*_RATES, "steps", "recovery", "repair_cost", "oracle_cost", "repair_excess",
+    "headline": _view(*_RATES, "first_step_repair", "steps", "recovery", "repair_cost", "oracle_cost", "repair_excess",
                       "format_ok", "invalid_action_rate", "n", "n_steps"),
     "versus_baselines": _view("rr@5", "rr@20", "da_iis", "da_target", "op", "te", "fp", "steps", "format_ok",
                               "invalid_action_rate"),
     "breakdown": _view("n", *_RATES, "steps", "format_ok"),
     "answer_format": _view(*_FORMAT[1:], _FORMAT[0], "invalid_action_rate"),
     # the ablation table across runs (eval.report): markdown and CSV
-    "ablation": _view(*_RATES, "steps", "format_ok", "invalid_action_rate"),
+    "ablation": _view(*_RATES, "first_step_repair", "steps", "format_ok", "invalid_action_rate"),
     # the terminal summary of `python -m eval`
-    "terminal": _view(*_RATES, "format_ok", "invalid_action_rate", "tool_call_valid", "action_match", "n"),
+    "terminal": _view(*_RATES, "first_step_repair", "format_ok", "invalid_action_rate", "tool_call_valid", "action_match", "n"),
     # plots
     "plot_groups": _view("rr@5", "rr@20", "da_iis", "da_target", "op", "fp"),
     "plot_compare": _view("rr@5", "rr@20", "da_iis", "da_target", "op", "te", "fp", "format_ok"),

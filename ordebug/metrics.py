@@ -21,6 +21,9 @@ Definitions (``r`` = an EpisodeRecord, ``p`` = its Problem):
   reset's initial solve and IIS are free; 0 calls counts as 1).
 * ``fp`` — fix preservation: share of the original constraints still in the final model
   (relaxed ones count as kept). 0 when the episode did not recover.
+* ``first_step_repair`` — the first action alone made the model OPTIMAL (1/0): what a
+  single-step RL stage (one completion applied to the initial model) rewards. None when the
+  model was OPTIMAL before any step.
 * ``steps`` and ``invalid_rate`` — steps taken, and the share of them that were invalid.
 
 Every metric aggregates by the mean over episodes where it is defined, with a seeded
@@ -120,6 +123,12 @@ def _fp(r: EpisodeRecord, p: Problem | None) -> float | None:
     return r.n_kept_constraints / r.n_original_constraints if r.success else 0.0
 
 
+def _first_step_repair(r: EpisodeRecord, p: Problem | None) -> float | None:
+    if r.initial_status == "OPTIMAL":
+        return None
+    return 1.0 if r.steps and r.steps[0].valid and r.steps[0].status == "OPTIMAL" else 0.0
+
+
 def _steps(r: EpisodeRecord, p: Problem | None) -> float:
     return float(r.n_steps)
 
@@ -140,6 +149,7 @@ METRICS: dict[str, Metric] = {
         Metric("op", _op, True, "objective preservation 1-|Z-Z0|/|Z0| (denominator 1 when Z0=0)"),
         Metric("te", _te, True, "1 / solver calls"),
         Metric("fp", _fp, True, "share of original constraints kept"),
+        Metric("first_step_repair", _first_step_repair, True, "the first action alone made the model OPTIMAL"),
         Metric("steps", _steps, False, "steps taken"),
         Metric("invalid_rate", _invalid, False, "share of steps that were invalid"),
     )

@@ -166,6 +166,12 @@ def _benchmark_lines(card: Mapping[str, Any]) -> list[str]:
         out += [f"Rejected by the RL stage's parser ({action}): "
                 + ", ".join(f"{r} {n}" for r, n in compat["by_reason"].items()) + ".", ""]  # fmt: skip
         out += [f"- `{e['where']}`: {e['reason']}: {e['detail']}" for e in compat["examples"]] + [""]
+    first = card.get("first_step_repair") or {}
+    if first:
+        out += ["First-step repair (the share of problems whose first action alone makes the model OPTIMAL, "
+                "what a single-step RL stage rewards), by agent: "
+                + ", ".join(f"{a} {v['rate']:.3f} ({v['repaired']}/{v['problems']})" for a, v in first.items())
+                + ".", ""]  # fmt: skip
     return out
 
 

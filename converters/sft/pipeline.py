@@ -310,6 +310,9 @@ def _convert_locked(opts: ConvertOptions) -> dict[str, Any]:
         )
         card["grounding"] = _grounding_summary(checked, parts, verdicts, n_ungrounded)
         card["benchmark_actions"] = _compat_summary(checked, parts, compat, required)
+        card["first_step_repair"] = {
+            agent: {"repaired": a, "problems": n, "rate": round(a / n, 4)} for agent, (a, n) in stats.first_step.items()
+        }
         clock.lap("write")
         card["timings_s"] = clock.laps
         # eval offers exactly these actions (eval.problem_sets reads it); "mixed": some samples' episodes
