@@ -106,7 +106,7 @@ def test_heuristic_does_not_read_the_ground_truth(tmp_path: Path) -> None:
 def test_scripted_policy_matches_the_collector(runs, shared_problems) -> None:
     """The policy wrapper played from outside the episode (history replayed in a private episode)
     answers as the collector did: same text, same action."""
-    policy = ScriptedPolicy(SCRIPTED["heuristic"](), layout="rich", whatif=True)
+    policy = ScriptedPolicy(SCRIPTED["heuristic"](), layout="rich")
     by_id = {p.problem_id: p for p in shared_problems}
     from ordebug.observation import ObservationState
 
