@@ -45,6 +45,14 @@ class HistoryEntry(BaseModel):
     valid: bool = True
 
 
+class SweepPoint(BaseModel):
+    """The objective a RELAX_CONSTRAINT amount leaves, between the least and the wider amount."""
+
+    model_config = ConfigDict(extra="forbid")
+    amount: float
+    objective: float | None = None
+
+
 class DiagnosticFix(BaseModel):
     """One IIS member's least single repair, as the diagnostics section prints it."""
 
@@ -59,6 +67,9 @@ class DiagnosticFix(BaseModel):
     wider: str | None = Field(None, description="the action from which the element no longer limits the objective")
     wider_objective: float | None = None
     order: int = Field(0, description="position among the IIS members (ties go to the earlier one)")
+    between: list[SweepPoint] = Field(
+        default_factory=list, description="amounts evenly between the least and the wider one, with their objective"
+    )
 
     @property
     def action(self) -> str:
@@ -77,6 +88,9 @@ class DiagnosticFix(BaseModel):
         )
         if self.wider is not None:
             line += f"; {self.wider} no longer limits the objective: {_obj(self.wider_objective)}"
+        if self.between:
+            points = ", ".join(f"{fmt_num(p.amount)} -> {_obj(p.objective)}" for p in self.between)
+            line += f"; in between, RELAX_CONSTRAINT({self.target}, amount) leaves: {points}"
         return line
 
 
@@ -85,13 +99,18 @@ class CombinedRepair(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     kind: str = Field(description="'least' (fewest constraints, least change), 'free' (the same relaxed "
-                      "until they no longer limit the objective) or 'iis' (the IIS constraints, likewise)")
+                      "until they no longer limit the objective), 'iis' (the IIS constraints, likewise) or 'start' "
+                      "(one IIS constraint and the others it still needs, likewise)")
     actions: list[str] = Field(description="canonical action texts, in the order to apply them")
     objective: float | None = None
+    start: str | None = Field(None, description="kind 'start': the IIS constraint the repair starts from")
+    relative: float = Field(0.0, description="sum of each change relative to its constraint's rhs")
+    percent: str = Field("", description="the same size as printed ('41.7%')")
 
     def text(self) -> str:
-        head = COMBINED_HEADS[self.kind]
-        return f"{head}{'; '.join(self.actions)} -> objective {_obj(self.objective)}"
+        head = COMBINED_HEADS[self.kind].format(start=self.start)
+        size = f" ({self.percent} of the rhs in all)" if self.percent else ""
+        return f"{head}{'; '.join(self.actions)}{size} -> objective {_obj(self.objective)}"
 
 
 #: How the diagnostics introduce each combined repair (agents and tests read the plan from it).
@@ -99,6 +118,7 @@ COMBINED_HEADS = {
     "least": "Least combined repair (fewest constraints, least change): ",
     "free": "The same constraints relaxed until they no longer limit the objective: ",
     "iis": "The IIS constraints relaxed together until they no longer limit the objective: ",
+    "start": "Starting from {start}, with the other constraints it still needs, until none limits the objective: ",
 }
 
 

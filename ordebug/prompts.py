@@ -38,17 +38,34 @@ SYSTEM_PROMPT_EXTENDED = SYSTEM_PROMPT_CORE + (
     "- RESET(): Undo every change"
 )
 
-#: The extended prompt plus the what-if extension (episodes run with ``whatif=True``; rich layout).
+#: What the rich layout's "## Diagnostics" section is (why: the LLM teacher and the scripted agents
+#: read the same prompt, so it must say what the section shows and that it costs no step).
+DIAGNOSTICS_NOTE = (
+    "\n\n"
+    "While the model is infeasible, the observation's Diagnostics section shows solver evidence computed "
+    "on copies of the model (it changes nothing and costs no step): for each IIS member the least single "
+    "change that restores feasibility, as the exact action, and the objective it leaves; where it applies, "
+    "the action from which the member no longer limits the objective; and, when no single change suffices, "
+    "combined repairs as lists of actions with the objective each leaves.\n"
+    "Copy an action from that section to apply it; prefer a repair that keeps the objective of the "
+    "original model, not merely the least change."
+)
+
+#: The rich layout's prompt: the extended actions and what the Diagnostics section shows.
+SYSTEM_PROMPT_RICH = SYSTEM_PROMPT_EXTENDED + DIAGNOSTICS_NOTE
+
+#: The rich prompt with the what-if extension listed among the actions (episodes run with
+#: ``whatif=True``; rich layout).
 SYSTEM_PROMPT_WHATIF = SYSTEM_PROMPT_EXTENDED + (
     "\n"
     "- WHATIF_RELAX(name): Ask the solver, without changing the model, for the least relaxation of a "
     "constraint (or bound move of a variable) that alone restores feasibility and the objective it leaves\n"
     "- WHATIF_DROP(name): Ask the solver for the status and objective without a constraint (model unchanged)\n"
     "- WHATIF_IIS(): WHATIF_RELAX for every IIS member, and the least combined repair when none suffices alone"
-)
+) + DIAGNOSTICS_NOTE
 
 #: Which system prompt goes with which observation layout.
-SYSTEM_PROMPTS: dict[str, str] = {"legacy": SYSTEM_PROMPT_CORE, "rich": SYSTEM_PROMPT_EXTENDED}
+SYSTEM_PROMPTS: dict[str, str] = {"legacy": SYSTEM_PROMPT_CORE, "rich": SYSTEM_PROMPT_RICH}
 
 
 def system_prompt(layout: str = "legacy", whatif: bool = False) -> str:

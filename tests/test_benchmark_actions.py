@@ -12,6 +12,7 @@ from converters.sft.benchmark_actions import check_benchmark_action
 from ordebug import solver
 from ordebug.episode import DebugEnv
 from ordebug.metrics import episode_metrics
+from ordebug.observation import fmt_num
 from ordebug.problems import load_problems
 
 LEGACY = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "legacy_sft" / "sft_gpt52chat.json"
@@ -100,3 +101,28 @@ def test_legacy_layout_has_no_diagnostics(tmp_path: Path) -> None:
     obs, info = DebugEnv(layout="legacy").reset(problem)
     assert "Diagnostics" not in obs and info["state"].diagnostics is None
 
+
+
+def _shown_objectives(diag) -> list[float]:
+    """Every objective the diagnostics section prints: single changes (and the amounts between the
+    least and the wider one) and combined repairs."""
+    out = [c.objective for c in diag.combined]
+    for fix in diag.fixes:
+        out += [fix.least_objective, fix.wider_objective] + [p.objective for p in fix.between]
+    return [o for o in out if o is not None]
+
+
+def test_cascading_and_tightened_rhs_errors_show_a_repair_that_keeps_the_objective(tmp_path: Path) -> None:
+    """Cascading conflicts (G) and a tightened binding rhs (I): the least change alone leaves a much
+    worse objective, so the first screen must also show a repair that keeps the original one (within
+    5%): for G the injected element with the other constraints it needs, for I an amount between the
+    least and the widest relaxation."""
+    problems = [p for p in load_problems(make_bench(tmp_path / "bench", n=18, seed=5)) if p.error_type in "GI"]
+    assert {p.error_type for p in problems} == {"G", "I"}
+    for problem in problems:
+        obs, info = DebugEnv(layout="rich").reset(problem)
+        z0 = problem.original_objective
+        shown = _shown_objectives(info["state"].diagnostics)
+        best = min(shown, key=lambda o: abs(o - z0))
+        assert abs(best - z0) <= 0.05 * abs(z0), (problem.problem_id, z0, shown)
+        assert fmt_num(best) in obs

@@ -16,7 +16,7 @@ from ordebug.episode import DebugEnv
 from ordebug.errors import ActionParseError, EpisodeError
 from ordebug.observation import fmt_num
 from ordebug.problems import load_problems
-from ordebug.prompts import system_prompt
+from ordebug.prompts import DIAGNOSTICS_NOTE, SYSTEM_PROMPT_EXTENDED, system_prompt
 from ordebug.solver import gurobi_env
 from tests.collectors_helpers import make_bench, read_trajectories
 from tests.ordebug_models import bound_conflict, capacity_demand
@@ -130,7 +130,8 @@ def test_whatif_needs_the_layout_that_shows_its_answers() -> None:
 def test_the_system_prompt_lists_whatif_actions_only_when_offered() -> None:
     assert "WHATIF_" not in system_prompt("rich") and "WHATIF_" not in system_prompt("legacy")
     offered = system_prompt("rich", whatif=True)
-    assert offered.startswith(system_prompt("rich"))
+    assert offered.startswith(SYSTEM_PROMPT_EXTENDED) and offered.endswith(DIAGNOSTICS_NOTE)
+    assert system_prompt("rich") == SYSTEM_PROMPT_EXTENDED + DIAGNOSTICS_NOTE
     assert all(f"- {a}(" in offered for a in WHATIF_ACTIONS)
 
 

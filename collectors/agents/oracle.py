@@ -239,6 +239,9 @@ class OracleAgent:
             options.append((f"single:{fix.target}:least", [parse_action(fix.least)], fix.least_objective))
             if fix.wider is not None:
                 options.append((f"single:{fix.target}:wider", [parse_action(fix.wider)], fix.wider_objective))
+            for point in fix.between:
+                relax = Action(name=ActionName.RELAX_CONSTRAINT, target=fix.target, values=(point.amount,))
+                options.append((f"single:{fix.target}:between", [relax], point.objective))
         for combined in diag.combined:
             options.append((f"combined:{combined.kind}", [parse_action(a) for a in combined.actions], combined.objective))
         drops = plan.actions
@@ -265,6 +268,12 @@ class OracleAgent:
                 lines.append(
                     f"The diagnostics show that {first} restores feasibility with objective {_obj(objective)}; "
                     f"I apply it: it moves {name} only as far as the conflict requires."
+                )
+            elif label.endswith("between"):
+                lines.append(
+                    f"The diagnostics show the objective between the least and the widest relaxation of {name}: "
+                    f"{first} leaves {_obj(objective)}. I apply it: {name} moves past the conflict but keeps "
+                    "limiting the model, no further than the objective calls for."
                 )
             else:
                 lines.append(
