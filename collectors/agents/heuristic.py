@@ -103,6 +103,21 @@ def choose(candidates: list[Candidate], model_sense: int) -> tuple[Candidate, li
     return best, near
 
 
+def choose_combined(combined: list, iis_constraints: list[str], model_sense: int) -> tuple[Any, bool]:
+    """The combined repair to start (a CombinedRepair shown by the diagnostics) and whether it
+    changes only IIS constraints. Repairs that change only IIS constraints come first (why: the IIS
+    is the solver's certificate of the conflict; a repair within it leaves every constraint outside
+    the conflict as the modeller wrote it); among them, or among all when none is, the best
+    objective, then the fewest changes."""
+
+    def inside(c) -> bool:
+        return all(parse_action(a).target in iis_constraints for a in c.actions)
+
+    pool = [c for c in combined if inside(c)] or combined
+    best = min(pool, key=lambda c: (_worse(c.objective, model_sense), len(c.actions)))
+    return best, inside(best)
+
+
 def _describe_constraint(model: gp.Model, name: str) -> str:
     rows = rows_by_name(model).get(name, [])
     if len(rows) == 1:
@@ -163,14 +178,22 @@ class HeuristicAgent:
             best, near = choose(diag.fixes, sense)
             return AgentTurn.scripted(_diagnostics_reasoning(best, diag.fixes, near), parse_action(best.action))
         if diag.combined:
-            plan = min(diag.combined, key=lambda c: (_worse(c.objective, sense), len(c.actions)))
+            plan, within = choose_combined(diag.combined, ctx.state.iis_constraints, sense)
             first = parse_action(plan.actions[0])
             lines = ["The diagnostics show that no IIS member restores feasibility alone; the combined repairs shown leave:"]
             lines += [f"- {'; '.join(c.actions)}: objective {_obj(c.objective)}" for c in diag.combined]
-            lines.append(
-                f"{'; '.join(plan.actions)} leaves the best objective ({_obj(plan.objective)}), so I start it with "
-                f"{first}; the diagnostics are recomputed after this change."
-            )
+            if within:
+                lines.append(
+                    f"{'; '.join(plan.actions)} changes only constraints of the IIS, the conflict the solver "
+                    f"certifies, and of such repairs it leaves the best objective ({_obj(plan.objective)}). "
+                    f"So I start it with {first}; the diagnostics are recomputed after this change."
+                )
+            else:
+                lines.append(
+                    f"Every repair shown also changes constraints outside this IIS (the conflicts cascade); "
+                    f"{'; '.join(plan.actions)} leaves the best objective ({_obj(plan.objective)}), so I start it "
+                    f"with {first}; the diagnostics are recomputed after this change."
+                )
             return AgentTurn.scripted("\n".join(lines), first)
         return self._multi_fix(ctx.current_model(), conflict, ctx.state.iis_constraints, grounded=True)
 
