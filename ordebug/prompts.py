@@ -42,13 +42,14 @@ SYSTEM_PROMPT_EXTENDED = SYSTEM_PROMPT_CORE + (
 #: read the same prompt, so it must say what the section shows and that it costs no step).
 DIAGNOSTICS_NOTE = (
     "\n\n"
-    "While the model is infeasible, the observation's Diagnostics section shows solver evidence computed "
-    "on copies of the model (it changes nothing and costs no step): for each IIS member the least single "
-    "change that restores feasibility, as the exact action, and the objective it leaves; where it applies, "
-    "the action from which the member no longer limits the objective; and, when no single change suffices, "
-    "combined repairs as lists of actions with the objective each leaves.\n"
-    "Copy an action from that section to apply it; prefer a repair that keeps the objective of the "
-    "original model, not merely the least change."
+    "When the observation has a Diagnostics section (while the model is infeasible), it shows solver "
+    "evidence computed on copies of the model (it changes nothing and costs no step): for each IIS member "
+    "the least single change that restores feasibility, as the exact action, and the objective it leaves; "
+    "where it applies, "
+    "the action from which the member no longer limits the objective and the objective at amounts in between; "
+    "and, when no single change suffices, combined repairs as lists of actions with the objective each leaves.\n"
+    "Copy an action or an amount from that section to apply it. The least change is not always the best "
+    "repair: compare the objectives the repairs leave."
 )
 
 #: The rich layout's prompt: the extended actions and what the Diagnostics section shows.
