@@ -40,7 +40,7 @@ import gurobipy as gp
 from collectors.agents.base import AgentTurn, DecisionContext
 from ordebug.actions import Action, ActionName, parse_action
 from ordebug.errors import ActionParseError
-from ordebug.observation import fmt_num
+from ordebug.observation import CombinedRepair, fmt_num
 from ordebug.oracle import minimal_repair
 from ordebug.probe import SENSE_TEXT, rows_by_name, try_action
 from ordebug.whatif import PLAN_HEAD, SingleFix, iis_fixes
@@ -103,14 +103,16 @@ def choose(candidates: list[Candidate], model_sense: int) -> tuple[Candidate, li
     return best, near
 
 
-def choose_combined(combined: list, iis_constraints: list[str], model_sense: int) -> tuple[Any, bool]:
+def choose_combined(
+    combined: list[CombinedRepair], iis_constraints: list[str], model_sense: int
+) -> tuple[CombinedRepair, bool]:
     """The combined repair to start (a CombinedRepair shown by the diagnostics) and whether it
     changes only IIS constraints. Repairs that change only IIS constraints come first (why: the IIS
     is the solver's certificate of the conflict; a repair within it leaves every constraint outside
     the conflict as the modeller wrote it); among them, or among all when none is, the best
     objective, then the fewest changes."""
 
-    def inside(c) -> bool:
+    def inside(c: CombinedRepair) -> bool:
         return all(parse_action(a).target in iis_constraints for a in c.actions)
 
     pool = [c for c in combined if inside(c)] or combined
@@ -171,7 +173,7 @@ class HeuristicAgent:
     def diagnostics_turn(self, ctx: DecisionContext, conflict: str) -> AgentTurn:
         """Pick a repair from the observation's diagnostics section and copy its action: the rules of
         the module docstring over the single changes shown; when none is shown, the combined repair
-        shown with the best objective, its first change now (the section is recomputed after it)."""
+        shown that ``choose_combined`` picks, its first change now (the section is recomputed after it)."""
         diag = ctx.state.diagnostics
         sense = ctx.current_model().ModelSense  # 1 minimise, -1 maximise
         if diag.fixes:

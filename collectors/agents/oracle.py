@@ -228,7 +228,8 @@ class OracleAgent:
         return AgentTurn.scripted(_reasoning(ctx, model, action, len(best.plan.actions) - 1), action)
 
     def _from_diagnostics(self, ctx: DecisionContext, model: gp.Model, plan: Plan, n_original: int) -> AgentTurn:
-        """Of the repairs the diagnostics section shows (each single change, each combined repair),
+        """Of the repairs the diagnostics section shows (each single change, the amounts in between
+        its least and wider relaxation, each combined repair),
         and the ground truth's removals when they need no number, the one that preserves the
         objective best (then touches the ground-truth element, keeps the most constraints, takes
         the fewest steps); its first action now, written from the screen."""
