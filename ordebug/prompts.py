@@ -42,14 +42,11 @@ SYSTEM_PROMPT_EXTENDED = SYSTEM_PROMPT_CORE + (
 #: read the same prompt, so it must say what the section shows and that it costs no step).
 DIAGNOSTICS_NOTE = (
     "\n\n"
-    "When the observation has a Diagnostics section (while the model is infeasible), it shows solver "
-    "evidence computed on copies of the model (it changes nothing and costs no step): for each IIS member "
-    "the least single change that restores feasibility, as the exact action, and the objective it leaves; "
-    "where it applies, "
-    "the action from which the member no longer limits the objective and the objective at amounts in between; "
-    "and, when no single change suffices, combined repairs as lists of actions with the objective each leaves.\n"
-    "Copy an action or an amount from that section to apply it. The least change is not always the best "
-    "repair: compare the objectives the repairs leave."
+    "The Diagnostics section (shown while the model is infeasible; it changes nothing and costs no step) lists, "
+    "per IIS member, the least change that restores feasibility as the exact action with the objective it leaves, "
+    "the action from which the member no longer limits the objective, objectives at amounts in between, and "
+    "combined repairs when no single change suffices.\n"
+    "Copy an action or an amount from it; compare the objectives the repairs leave, not only their size."
 )
 
 #: The rich layout's prompt: the extended actions and what the Diagnostics section shows.
