@@ -51,9 +51,10 @@ summarize: $(STAMP) ## add LLM summaries to a search-trace JSONL: IN=FILE OUT=FI
 	  $(call opt,MAX_CONCURRENT,--max-concurrent) $(call flag,OVERWRITE,--overwrite)
 
 # ---- converters ----
-convert: $(STAMP) ## trajectories (+ legacy files) -> LLaMA-Factory dataset: [IN=FILES] [NAME=ordebug] [FORMAT=alpaca|sharegpt] [VAL=0.1] [TEST=0.1] [SEED=0] [REQUIRE_GROUNDED=1]
+convert: $(STAMP) ## trajectories (+ legacy files) -> LLaMA-Factory dataset: [IN=FILES] [NAME=ordebug] [FORMAT=alpaca|sharegpt] [VAL=0.1] [TEST=0.1] [SEED=0] [REQUIRE_GROUNDED=1] [REQUIRE_BENCHMARK_ACTIONS=0|1]
 	$(PY) -m converters.sft $(call opt,IN,--in) $(call opt,NAME,--name) $(call opt,FORMAT,--format) \
-	  $(call opt,VAL,--val) $(call opt,TEST,--test) $(call opt,SEED,--seed) $(call flag,REQUIRE_GROUNDED,--require-grounded)
+	  $(call opt,VAL,--val) $(call opt,TEST,--test) $(call opt,SEED,--seed) $(call flag,REQUIRE_GROUNDED,--require-grounded) \
+	  $(if $(filter 1 true yes,$(REQUIRE_BENCHMARK_ACTIONS)),--require-benchmark-actions,$(if $(filter 0 false no,$(REQUIRE_BENCHMARK_ACTIONS)),--no-require-benchmark-actions))
 
 convert-traces: $(STAMP) ## tool-call trace logs -> dataset: IN=DIR [TOOLS=FILE] [MAX_CHARS=N]
 	$(PY) -m converters.tool_traces $(call opt,IN,--in) $(call opt,TOOLS,--tools) $(call opt,MAX_CHARS,--max-chars)

@@ -59,8 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--whatif",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="offer the what-if actions WHATIF_* (default: on for scripted agents in the rich layout, "
-        "off for the teacher); see docs/actions.md",
+        help="offer the project's own what-if actions WHATIF_* to the scripted agents (an opt-in extension, "
+        "default off: the benchmark knows eight actions, and the rich layout's diagnostics section shows the "
+        "same evidence); see docs/actions.md",
     )
     p.add_argument("--concurrency", type=int, default=32, help="teacher episodes in flight (default 32)")
     p.add_argument(
@@ -137,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
             limit=args.limit,
             max_steps=args.max_steps,
             layout=args.layout,
-            whatif=agent != "teacher" and args.layout == "rich" and args.whatif is not False,
+            whatif=bool(args.whatif),
             overwrite=args.overwrite,
             shard=shard,
             retry_errors=args.retry_errors,

@@ -20,6 +20,7 @@ REPORTED_METRICS: tuple[str, ...] = (
     "rr@20",
     "op",
     "fp",
+    "first_step_repair",
     "da_iis",
     "da_target",
     "te",

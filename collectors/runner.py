@@ -96,7 +96,9 @@ class RunOptions:
     limit: int | None = None
     max_steps: int = 20
     layout: str = "rich"  # why rich: the layout under which an answer's numbers can be grounded
-    whatif: bool = True  # scripted agents ask the solver through WHATIF_* actions (rich layout only)
+    # the what-if extension (WHATIF_* actions) is opt-in: the benchmark's RL stage knows eight actions,
+    # and the rich layout's diagnostics section shows the same evidence without a step
+    whatif: bool = False
     overwrite: bool = False
     shard: Shard | None = None
     retry_errors: bool = False

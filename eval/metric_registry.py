@@ -105,6 +105,8 @@ TABLE: tuple[MetricSpec, ...] = (
        "OP"),
     _m("te", UP, "mean", "episode", "episode", "1 / solver calls", "TE"),
     _m("fp", UP, "mean", "episode", "episode", "share of original constraints kept", "FP"),
+    _m("first_step_repair", UP, "mean", "episode", "episode",
+       "the first action alone made the model OPTIMAL (what a single-step RL stage rewards)", "1st-step repair"),
     _m("steps", DOWN, "mean", "episode", "episode", "steps taken"),
     # repair cost against the oracle (eval.scoring.episode_result)
     _m("repair_cost", DOWN, "mean", "episode", "repair",
@@ -198,16 +200,16 @@ DEFAULT_METRICS = _view(*_RATES, "format_ok")
 #: The columns (rows) of every table, CSV, plot and summary the project writes, in order.
 VIEWS: dict[str, tuple[str, ...]] = {
     # report.md of one evaluation
-    "headline": _view(*_RATES, *_BENCH, "steps", "recovery", "repair_cost", "oracle_cost", "repair_excess",
+    "headline": _view(*_RATES, *_BENCH, "first_step_repair", "steps", "recovery", "repair_cost", "oracle_cost", "repair_excess",
                       "format_ok", "invalid_action_rate", "n", "n_steps"),
     "versus_baselines": _view("rr@5", "rr@20", "da_iis", "da_target", "op", "te", "fp", "steps", "format_ok",
                               "invalid_action_rate"),
     "breakdown": _view("n", *_RATES, "steps", "format_ok"),
     "answer_format": _view(*_FORMAT[1:], _FORMAT[0], "invalid_action_rate"),
     # the ablation table across runs (eval.report): markdown and CSV
-    "ablation": _view(*_RATES, *_BENCH, "steps", "format_ok", "invalid_action_rate"),
+    "ablation": _view(*_RATES, *_BENCH, "first_step_repair", "steps", "format_ok", "invalid_action_rate"),
     # the terminal summary of `python -m eval`
-    "terminal": _view(*_RATES, "rr_first@5", "da_recall", "format_ok", "invalid_action_rate", "tool_call_valid", "action_match", "n"),
+    "terminal": _view(*_RATES, "rr_first@5", "da_recall", "first_step_repair", "format_ok", "invalid_action_rate", "tool_call_valid", "action_match", "n"),
     # plots
     "plot_groups": _view("rr@5", "rr@20", "da_iis", "da_target", "op", "fp"),
     "plot_compare": _view("rr@5", "rr@20", "da_iis", "da_target", "op", "te", "fp", "format_ok"),

@@ -10,7 +10,7 @@ import gurobipy as gp
 from gurobipy import GRB
 from pydantic import BaseModel, ConfigDict, Field
 
-from ordebug import solver, whatif
+from ordebug import diagnostics, solver, whatif
 from ordebug.actions import WHATIF_ACTIONS, Action, ActionName, parse_action
 from ordebug.errors import ActionParseError, EpisodeError, InvalidActionError
 from ordebug.observation import (
@@ -52,6 +52,7 @@ class EpisodeRecord(BaseModel):
     error_type: str | None = None
     layout: str
     whatif: bool = Field(False, description="the what-if extension actions were offered")
+    diagnostics: bool = Field(False, description="observations carried the diagnostics section")
     max_steps: int
     steps: list[StepRecord] = Field(default_factory=list)
     initial_status: str
@@ -121,6 +122,15 @@ class DebugEnv:
 
     Without ``whatif`` a what-if action is an invalid step ("not offered in this episode").
 
+    **Diagnostics.** With ``diagnostics`` (the default in the rich layout) every observation of an
+    infeasible model carries a "Diagnostics" section the environment computes
+    (``ordebug.diagnostics``): per IIS member the least single repair as the exact benchmark
+    action, its relative size and objective, the action from which the member no longer limits
+    the objective; when none suffices alone, combined repairs with their objectives. It answers
+    what ``WHATIF_IIS()`` answers, without spending a step; its probe solves are the
+    environment's, not the agent's (they do not count in ``solver_calls``). Evidence over the
+    licence's size limit or ``diagnostics_time_limit`` is replaced by one line saying so.
+
     Unparseable text, unknown names (with a "did you mean"), a variable where a constraint is
     expected (or the reverse), NaN/inf amounts: a counted step with ``valid=False``, an
     ``error`` and an unchanged model, never an exception.
@@ -163,6 +173,8 @@ class DebugEnv:
         lenient: bool = True,
         auto_submit: bool = False,
         whatif: bool = False,
+        diagnostics: bool | None = None,
+        diagnostics_time_limit: float = diagnostics.TIME_LIMIT_S,
     ) -> None:
         if max_steps < 1:
             raise EpisodeError(f"max_steps must be at least 1, got {max_steps}")
@@ -172,6 +184,13 @@ class DebugEnv:
                 "pass layout='rich' or whatif=False"
             )
         self.whatif = whatif
+        if diagnostics and layout != "rich":
+            raise EpisodeError(
+                f"the diagnostics section needs the rich layout (the {layout!r} layout does not show it); "
+                "pass layout='rich' or diagnostics=False"
+            )
+        self.diagnostics = layout == "rich" if diagnostics is None else diagnostics
+        self.diagnostics_time_limit = diagnostics_time_limit
         render(ObservationState(problem_id="", status="", n_constraints=0, n_variables=0), layout)  # validate
         self.max_steps = max_steps
         self.layout = layout
@@ -289,6 +308,7 @@ class DebugEnv:
             error_type=self._problem.error_type,
             layout=self.layout,
             whatif=self.whatif,
+            diagnostics=self.diagnostics,
             max_steps=self.max_steps,
             steps=list(self._steps),
             initial_status=self._initial_result.status,
@@ -347,17 +367,13 @@ class DebugEnv:
         model = model if model is not None else self._model
         result = solver.solve(model, time_limit=self.time_limit, source=self._problem.problem_id)
         self._calls += result.solver_calls
-        snap: dict[str, Any] = {"iis_constraints": [], "iis_bounds": [], "iis_details": [], "bounds": []}
+        snap: dict[str, Any] = {
+            "iis_constraints": [], "iis_bounds": [], "iis_details": [], "bounds": [], "diagnostics": None,
+        }  # fmt: skip
         if result.status == "INFEASIBLE":
             iis = solver.compute_iis(model)
             self._calls += 1
-            details, bounds = describe_iis(model, iis)
-            snap = {
-                "iis_constraints": list(dict.fromkeys(iis.constraints)),
-                "iis_bounds": iis.bounds,
-                "iis_details": details,
-                "bounds": bounds,
-            }
+            snap = self._iis_snapshot(model, iis)
         self._snapshot = snap
         self._status, self._objective = result.status, result.objective
         return result
@@ -375,6 +391,7 @@ class DebugEnv:
             constraint_names=names,
             iis_details=self._snapshot["iis_details"],
             bounds=self._snapshot["bounds"],
+            diagnostics=self._snapshot["diagnostics"],
             objective=self._objective,
             last_result=self._last_result,
             history=list(self._history),
@@ -496,10 +513,18 @@ class DebugEnv:
     def _recompute_iis(self) -> None:
         iis = solver.compute_iis(self._model)
         self._calls += 1
-        details, bounds = describe_iis(self._model, iis)
-        self._snapshot = {
-            "iis_constraints": list(dict.fromkeys(iis.constraints)), "iis_bounds": iis.bounds,
-            "iis_details": details, "bounds": bounds,
+        self._snapshot = self._iis_snapshot(self._model, iis)
+
+    def _iis_snapshot(self, model: gp.Model, iis: solver.IIS) -> dict[str, Any]:
+        """What the observation shows of an infeasible model: the IIS, its algebra, the diagnostics."""
+        details, bounds = describe_iis(model, iis)  # reads IISLB/IISUB: before any other solve
+        constraints = list(dict.fromkeys(iis.constraints))
+        diag = None
+        if self.diagnostics:  # probe solves of the environment: not counted in the agent's solver_calls
+            diag = diagnostics.compute(model, constraints, iis.bounds, time_limit=self.diagnostics_time_limit)
+        return {
+            "iis_constraints": constraints, "iis_bounds": iis.bounds,
+            "iis_details": details, "bounds": bounds, "diagnostics": diag,
         }  # fmt: skip
 
     def _relax(self, target: str, rows: list[gp.Constr], amount: float) -> str:

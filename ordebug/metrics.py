@@ -32,6 +32,9 @@ bootstrap intervals are computed there (``eval.scoring``, ``foundation.stats``).
   reset's initial solve and IIS are free; 0 calls counts as 1).
 * ``fp`` — fix preservation: share of the original constraints still in the final model
   (relaxed ones count as kept). 0 when the episode did not recover.
+* ``first_step_repair`` — the first action alone made the model OPTIMAL (1/0): what a
+  single-step RL stage (one completion applied to the initial model) rewards. None when the
+  model was OPTIMAL before any step.
 * ``steps`` and ``invalid_action_rate`` — steps taken, and the share of them the environment
   rejected (``invalid_rate`` before; old trajectory lines keep that key).
 """
@@ -132,6 +135,12 @@ def _fp(r: EpisodeRecord, p: Problem | None) -> float | None:
     return r.n_kept_constraints / r.n_original_constraints if r.success else 0.0
 
 
+def _first_step_repair(r: EpisodeRecord, p: Problem | None) -> float | None:
+    if r.initial_status == "OPTIMAL":
+        return None
+    return 1.0 if r.steps and r.steps[0].valid and r.steps[0].status == "OPTIMAL" else 0.0
+
+
 def _steps(r: EpisodeRecord, p: Problem | None) -> float:
     return float(r.n_steps)
 
@@ -155,6 +164,7 @@ EPISODE_METRICS: dict[str, MetricFn] = {
     "op": _op,
     "te": _te,
     "fp": _fp,
+    "first_step_repair": _first_step_repair,
     "steps": _steps,
     "invalid_action_rate": _invalid,
 }

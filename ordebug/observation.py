@@ -45,6 +45,95 @@ class HistoryEntry(BaseModel):
     valid: bool = True
 
 
+class SweepPoint(BaseModel):
+    """The objective a RELAX_CONSTRAINT amount leaves, between the least and the wider amount."""
+
+    model_config = ConfigDict(extra="forbid")
+    amount: float
+    objective: float | None = None
+
+
+class DiagnosticFix(BaseModel):
+    """One IIS member's least single repair, as the diagnostics section prints it."""
+
+    model_config = ConfigDict(extra="forbid")
+    target: str
+    kind: str = Field(description="'relax' (a constraint) or 'bound' (a variable)")
+    current: str = Field(description="the element now: '>= 25.9609' or '[0, 10]'")
+    least: str = Field(description="canonical text of the least action that alone makes the model OPTIMAL")
+    least_objective: float | None = None
+    percent: str = Field(description="size of the least change relative to the element, as printed ('3.2%')")
+    relative: float = Field(description="the same size as a number (what agents rank by)")
+    wider: str | None = Field(None, description="the action from which the element no longer limits the objective")
+    wider_objective: float | None = None
+    order: int = Field(0, description="position among the IIS members (ties go to the earlier one)")
+    between: list[SweepPoint] = Field(
+        default_factory=list, description="amounts evenly between the least and the wider one, with their objective"
+    )
+
+    @property
+    def action(self) -> str:
+        """The change that keeps the objective best of the two shown: the wider one when there is one."""
+        return self.wider if self.wider is not None else self.least
+
+    @property
+    def objective(self) -> float | None:
+        return self.wider_objective if self.wider is not None else self.least_objective
+
+    def text(self) -> str:
+        what = "rhs" if self.kind == "relax" else "bound"
+        line = (
+            f"{self.target} ({self.current}): {self.least} restores feasibility "
+            f"({self.percent} of its {what}), objective {_obj(self.least_objective)}"
+        )
+        if self.wider is not None:
+            line += f"; {self.wider} no longer limits the objective: {_obj(self.wider_objective)}"
+        if self.between:
+            points = ", ".join(f"{fmt_num(p.amount)} -> {_obj(p.objective)}" for p in self.between)
+            line += f"; in between, RELAX_CONSTRAINT({self.target}, amount) leaves: {points}"
+        return line
+
+
+class CombinedRepair(BaseModel):
+    """Several changes that together make the model OPTIMAL, and the objective they leave."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: str = Field(description="'least' (fewest constraints, least change), 'free' (the same relaxed "
+                      "until they no longer limit the objective), 'iis' (the IIS constraints, likewise) or 'start' "
+                      "(one IIS constraint and the others it still needs, likewise)")
+    actions: list[str] = Field(description="canonical action texts, in the order to apply them")
+    objective: float | None = None
+    start: str | None = Field(None, description="kind 'start': the IIS constraint the repair starts from")
+    relative: float = Field(0.0, description="sum of each change relative to its constraint's rhs")
+    percent: str = Field("", description="the same size as printed ('41.7%')")
+
+    def text(self) -> str:
+        head = COMBINED_HEADS[self.kind].format(start=self.start)
+        size = f" ({self.percent} of the rhs in all)" if self.percent else ""
+        return f"{head}{'; '.join(self.actions)}{size} -> objective {_obj(self.objective)}"
+
+
+#: How the diagnostics introduce each combined repair (agents and tests read the plan from it).
+COMBINED_HEADS = {
+    "least": "Least combined repair (fewest constraints, least change): ",
+    "free": "The same constraints relaxed until they no longer limit the objective: ",
+    "iis": "The IIS constraints relaxed together until they no longer limit the objective: ",
+    "start": "Starting from {start}, with the other constraints it still needs, until none limits the objective: ",
+}
+
+
+class Diagnostics(BaseModel):
+    """Solver evidence the environment computes while the model is infeasible (rich layout)."""
+
+    model_config = ConfigDict(extra="forbid")
+    checked: int = 0
+    members: int = 0
+    fixes: list[DiagnosticFix] = Field(default_factory=list)
+    no_single: list[str] = Field(default_factory=list, description="checked members no single change repairs")
+    combined: list[CombinedRepair] = Field(default_factory=list)
+    note: str | None = Field(None, description="why some or all evidence is missing (licence, time limit)")
+
+
 class ObservationState(BaseModel):
     """Everything an observation shows, as data."""
 
@@ -66,10 +155,15 @@ class ObservationState(BaseModel):
     history: list[HistoryEntry] = Field(default_factory=list)
     step: int = 0
     max_steps: int | None = None
+    diagnostics: Diagnostics | None = None
 
 
 # ---------------------------------------------------------------------------------------------
 # describing model elements
+
+
+def _obj(value: float | None) -> str:
+    return "none" if value is None else fmt_num(value)
 
 
 def fmt_num(value: float) -> str:
@@ -175,6 +269,8 @@ def _render_rich(s: ObservationState) -> str:
         lines += _capped(details, n_c, MAX_IIS_ITEMS)
         lines.append(f"Conflicting Bounds ({n_b}):")
         lines += _capped(s.bounds or s.iis_bounds, n_b, MAX_IIS_ITEMS)
+    if s.diagnostics is not None:
+        lines += ["", "## Diagnostics"] + diagnostics_lines(s.diagnostics)
     if s.history:
         lines += ["", "## Action History"]
         shown = s.history[-MAX_HISTORY:]
@@ -187,3 +283,17 @@ def _render_rich(s: ObservationState) -> str:
     lines += ["", "## Model Structure", f"Constraints: {s.n_constraints}", f"Variables: {s.n_variables}"]
     lines.append(f"Constraint Names: {_capped_list(s.constraint_names, MAX_NAMES)}")
     return "\n".join(lines)
+
+
+def diagnostics_lines(d: Diagnostics) -> list[str]:
+    """The diagnostics section: each member's least single repair, then combined repairs."""
+    lines = []
+    if d.members:
+        lines.append(f"Least single change per IIS member ({d.checked} of {d.members} checked; the model is unchanged):")
+    lines += [f"- {fix.text()}" for fix in d.fixes]
+    if d.no_single:
+        lines.append(f"- no single change of {', '.join(d.no_single)} restores feasibility")
+    lines += [c.text() for c in d.combined]
+    if d.note:
+        lines.append(d.note)
+    return lines

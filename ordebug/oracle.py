@@ -34,7 +34,7 @@ from gurobipy import GRB
 from pydantic import BaseModel, ConfigDict, Field
 
 from ordebug import solver
-from ordebug.actions import Action, ActionName, parse_action
+from ordebug.actions import Action, ActionName
 from ordebug.problems import Problem, load_model_files
 
 TOL = 1e-7  # below this an element counts as unchanged (Gurobi's feasibility tolerance is 1e-6)
@@ -103,7 +103,7 @@ def _round_down(x: float, digits: int = 6) -> float:
     return round(math.floor(x / q + 1e-9) * q, max(0, -exp))
 
 
-def _as_model(source: Problem | gp.Model | str | os.PathLike, env: gp.Env | None) -> gp.Model:
+def as_model(source: Problem | gp.Model | str | os.PathLike, env: gp.Env | None) -> gp.Model:
     if isinstance(source, gp.Model):
         source.update()
         return source
@@ -197,7 +197,7 @@ def minimal_repair(
     A model that is already feasible gets an empty repair. Never modifies ``source``.
     """
     owned = not isinstance(source, gp.Model)
-    model = _as_model(source, env)
+    model = as_model(source, env)
     check = model if owned else model.copy()  # never disturb a caller's model; ours is fresh
     base = solver.solve(check)
     calls = base.solver_calls
@@ -259,40 +259,3 @@ def _senses(model: gp.Model) -> dict[str, str]:
         text = {GRB.LESS_EQUAL: "<=", GRB.GREATER_EQUAL: ">=", GRB.EQUAL: "="}[sense]
         out[name] = "range" if name in out and out[name] != text else text
     return out
-
-
-def repair_actions(
-    problem: Problem | gp.Model | str | os.PathLike,
-    state=None,
-    *,
-    submit: bool = True,
-    include_bounds: bool = False,
-) -> list[Action]:
-    """Actions that repair ``problem`` minimally, ending with SUBMIT() unless ``submit=False``.
-
-    With ``state`` (an ObservationState of an episode on ``problem``) the valid model-changing
-    actions of its history are replayed first (in a DebugEnv, so semantics are identical) and
-    the repair is computed for the model as the agent left it.
-    """
-    model = _as_model(problem, None) if state is None or not state.history else _replay(problem, state)
-    repair = minimal_repair(model, include_bounds=include_bounds)
-    actions = repair.actions()
-    if submit:
-        actions.append(Action(name=ActionName.SUBMIT))
-    return actions
-
-
-def _replay(problem, state) -> gp.Model:
-    from ordebug.episode import DebugEnv  # local: episode imports nothing from the oracle
-
-    env = DebugEnv(max_steps=len(state.history) + 1, env=solver.gurobi_env())  # synchronous: this thread
-    if not isinstance(problem, Problem):
-        raise TypeError("repair_actions(problem, state) needs a Problem to replay the history on")
-    env.reset(problem)
-    for entry in state.history:
-        if not entry.valid:
-            continue
-        action = parse_action(entry.action)
-        if action.changes_model:
-            env.step(action)
-    return env.current_model()

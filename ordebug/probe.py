@@ -232,3 +232,44 @@ def _require_objective(model: gp.Model, objective: float) -> None:
         model.addLConstr(goal, GRB.LESS_EQUAL, objective + tol, name="__objective_goal")
     else:
         model.addLConstr(goal, GRB.GREATER_EQUAL, objective - tol, name="__objective_goal")
+
+
+def relaxation_reaching(model: gp.Model, names: list[str], objective: float | None) -> list[Action]:
+    """RELAX_CONSTRAINT actions on ``names`` only, by the least amounts that together reach
+    ``objective`` when possible (else the least amounts that restore feasibility); [] when
+    relaxing those constraints cannot repair the model."""
+    rows = rows_by_name(model)
+    names = [n for n in names if n in rows]
+    if not names:
+        return []
+    for with_goal in (True, False) if objective is not None else (False,):
+        copy = model.copy()
+        if with_goal:
+            if not isinstance(copy.getObjective(), gp.LinExpr):
+                continue
+            _require_objective(copy, objective)
+            copy.update()
+        crow = rows_by_name(copy)
+        relax_rows = [r for n in names for r in crow[n]]
+        copy.feasRelax(0, not with_goal, None, None, None, relax_rows, [1.0] * len(relax_rows))
+        result = solver.solve(copy)
+        if result.status != "OPTIMAL":
+            continue
+        x = [v.X for v in copy.getVars()[: model.NumVars]]
+        actions = []
+        for n in names:
+            need = _violation(model, rows[n], x)
+            if need > 1e-9:
+                actions.append(Action(name=ActionName.RELAX_CONSTRAINT, target=n, values=(round_up(need),)))
+        if actions:
+            return actions
+    return []
+
+
+def try_actions(model: gp.Model, actions: list[Action]) -> Outcome:
+    """Status and objective of ``model`` with every one of ``actions`` applied (on a copy)."""
+    copy = model.copy()
+    for action in actions:
+        apply_action(copy, action)
+    result = solver.solve(copy)
+    return Outcome(result.status, result.objective)

@@ -38,17 +38,32 @@ SYSTEM_PROMPT_EXTENDED = SYSTEM_PROMPT_CORE + (
     "- RESET(): Undo every change"
 )
 
-#: The extended prompt plus the what-if extension (episodes run with ``whatif=True``; rich layout).
+#: What the rich layout's "## Diagnostics" section is (why: the LLM teacher and the scripted agents
+#: read the same prompt, so it must say what the section shows and that it costs no step).
+DIAGNOSTICS_NOTE = (
+    "\n\n"
+    "The Diagnostics section (shown while the model is infeasible; it changes nothing and costs no step) lists, "
+    "per IIS member, the least change that restores feasibility as the exact action with the objective it leaves, "
+    "the action from which the member no longer limits the objective, objectives at amounts in between, and "
+    "combined repairs when no single change suffices.\n"
+    "Copy an action or an amount from it; compare the objectives the repairs leave, not only their size."
+)
+
+#: The rich layout's prompt: the extended actions and what the Diagnostics section shows.
+SYSTEM_PROMPT_RICH = SYSTEM_PROMPT_EXTENDED + DIAGNOSTICS_NOTE
+
+#: The rich prompt with the what-if extension listed among the actions (episodes run with
+#: ``whatif=True``; rich layout).
 SYSTEM_PROMPT_WHATIF = SYSTEM_PROMPT_EXTENDED + (
     "\n"
     "- WHATIF_RELAX(name): Ask the solver, without changing the model, for the least relaxation of a "
     "constraint (or bound move of a variable) that alone restores feasibility and the objective it leaves\n"
     "- WHATIF_DROP(name): Ask the solver for the status and objective without a constraint (model unchanged)\n"
     "- WHATIF_IIS(): WHATIF_RELAX for every IIS member, and the least combined repair when none suffices alone"
-)
+) + DIAGNOSTICS_NOTE
 
 #: Which system prompt goes with which observation layout.
-SYSTEM_PROMPTS: dict[str, str] = {"legacy": SYSTEM_PROMPT_CORE, "rich": SYSTEM_PROMPT_EXTENDED}
+SYSTEM_PROMPTS: dict[str, str] = {"legacy": SYSTEM_PROMPT_CORE, "rich": SYSTEM_PROMPT_RICH}
 
 
 def system_prompt(layout: str = "legacy", whatif: bool = False) -> str:

@@ -110,7 +110,7 @@ def test_heuristic_does_not_read_the_ground_truth(tmp_path: Path) -> None:
 def test_scripted_policy_matches_the_collector(runs, shared_problems) -> None:
     """The policy wrapper played from outside the episode (history replayed in a private episode)
     answers as the collector did: same text, same action."""
-    policy = ScriptedPolicy(SCRIPTED["heuristic"](), layout="rich", whatif=True)
+    policy = ScriptedPolicy(SCRIPTED["heuristic"](), layout="rich")
     by_id = {p.problem_id: p for p in shared_problems}
     from ordebug.observation import ObservationState
 
@@ -121,3 +121,17 @@ def test_scripted_policy_matches_the_collector(runs, shared_problems) -> None:
             assert turn.raw_output == step.raw_output
             assert str(turn.action) == step.action
     assert json.dumps(policy.config())
+
+
+def test_heuristic_repairs_two_conflicting_limits_within_the_iis(tmp_path: Path) -> None:
+    """An upper and a lower limit on one expression, each beyond reach (type E): no single change
+    helps, and the least combined repair changes an ordinary constraint of the model. The heuristic
+    reads the combined repairs on screen, prefers one that changes only IIS constraints, and keeps
+    the original objective."""
+    problems = [p for p in load_problems(make_bench(tmp_path / "set", n=18, seed=5)) if p.error_type == "E"]
+    out = tmp_path / "heuristic.jsonl"
+    collect(problems, RunOptions(out=out, workers=1, progress=False), agent_factory=SCRIPTED["heuristic"])
+    trajs = read_trajectories(out)
+    assert len(trajs) == len(problems) == 2
+    for traj in trajs:
+        assert traj.outcome.success and traj.metrics["op"] >= 0.99, (traj.problem_id, traj.outcome.changes)

@@ -34,7 +34,13 @@ from converters.sft.trajectories import trajectory_samples
 from converters.sft.writer import jsonl_lines, to_row
 from ordebug.answer import format_answer, parse_answer
 from ordebug.observation import ObservationState, render
-from ordebug.prompts import INSTRUCTION, SYSTEM_PROMPT_CORE, SYSTEM_PROMPT_EXTENDED, user_message
+from ordebug.prompts import (
+    INSTRUCTION,
+    SYSTEM_PROMPT_CORE,
+    SYSTEM_PROMPT_EXTENDED,
+    SYSTEM_PROMPT_RICH,
+    user_message,
+)
 from ordebug.trajectory import Trajectory
 from tests.support.synthetic import synthetic_trajectory, write_trajectories
 
@@ -188,7 +194,7 @@ def test_rich_layout_is_rendered_from_the_step_state(shared_data: Path, tmp_path
     trajs = [synthetic_trajectory(i, layout="legacy", success=True) for i in range(10)]
     path = write_trajs(tmp_path / "t.jsonl", trajs)
     card = run(tmp_path, [path], layout="rich")
-    assert card["layout"] == "rich" and card["system"] == SYSTEM_PROMPT_EXTENDED
+    assert card["layout"] == "rich" and card["system"] == SYSTEM_PROMPT_RICH
     states = {(t.problem_id, s.index): s.state for t in trajs for s in t.steps}
     out = all_rows(tmp_path)
     assert {(r["metadata"]["problem_id"], r["metadata"]["step"]) for r in out} == set(states)  # every step, once
@@ -196,7 +202,7 @@ def test_rich_layout_is_rendered_from_the_step_state(shared_data: Path, tmp_path
     for row in out:
         state = states[(row["metadata"]["problem_id"], row["metadata"]["step"])]
         assert row["input"] == render(ObservationState.model_validate(state), "rich")
-        assert row["system"] == SYSTEM_PROMPT_EXTENDED and row["metadata"]["layout"] == "rich"
+        assert row["system"] == SYSTEM_PROMPT_RICH and row["metadata"]["layout"] == "rich"
     with pytest.raises(ConvertError, match="only be converted with --layout legacy"):
         run(tmp_path, [legacy(shared_data)], layout="rich", name="bad")
     assert not (tmp_path / "data" / "bad").exists()

@@ -19,7 +19,7 @@ from eval_problems import write_hand_set
 
 from eval.cli import main
 from eval.run_dir import load_run
-from ordebug.prompts import INSTRUCTION, SYSTEM_PROMPT_CORE, SYSTEM_PROMPT_EXTENDED
+from ordebug.prompts import INSTRUCTION, SYSTEM_PROMPT_CORE, SYSTEM_PROMPT_RICH
 
 pytestmark = pytest.mark.slow
 
@@ -60,7 +60,7 @@ def run_dir(tmp_path_factory) -> Path:
         "format": "alpaca",
         "multi_turn": False,
         "layout": "rich",
-        "system": SYSTEM_PROMPT_EXTENDED,
+        "system": SYSTEM_PROMPT_RICH,
         "splits": {"test": {"problem_ids": ["two_conflicts"]}, "train": {"problem_ids": ["one_conflict"]}},
         "problem_sources": {p.problem_id: str(p.model_path) for p in problems},
     }
@@ -127,7 +127,7 @@ def test_tiny_model_end_to_end_on_cpu(run_dir, tmp_path):
     # the run's held-out split: only the test problem, resolved back to its benchmark entry
     assert [ep["problem_id"] for ep in res["episodes"]] == ["two_conflicts"]
     assert res["episodes"][0]["error_type"] == "E"
-    assert res["config"]["layout"] == "rich" and res["config"]["system_prompt"] == SYSTEM_PROMPT_EXTENDED
+    assert res["config"]["layout"] == "rich" and res["config"]["system_prompt"] == SYSTEM_PROMPT_RICH
     policy = res["config"]["policy"]
     assert policy["kind"] == "llamafactory" and policy["engine_args"]["adapter_name_or_path"] == str(run_dir)
     assert (
@@ -135,7 +135,7 @@ def test_tiny_model_end_to_end_on_cpu(run_dir, tmp_path):
     )
     assert policy["calls"] == 2  # two steps, one generation each
     # the exact text of the first prompt: system prompt of the card, then the instruction + observation turn
-    assert policy["example_prompt"].startswith("<|im_start|>system\n" + SYSTEM_PROMPT_EXTENDED)
+    assert policy["example_prompt"].startswith("<|im_start|>system\n" + SYSTEM_PROMPT_RICH)
     assert policy["example_prompt"].endswith(
         "Constraint Names: ['c0', 'c1', 'c2', 'c3']<|im_end|>\n<|im_start|>assistant\n"
     )

@@ -10,8 +10,9 @@ from ordebug_models import bound_conflict, capacity_demand, equality
 
 from ordebug.actions import ActionName
 from ordebug.episode import DebugEnv
-from ordebug.oracle import minimal_repair, repair_actions, round_up
+from ordebug.oracle import minimal_repair, round_up
 from ordebug.problems import load_problems
+from ordebug.replay import repair_actions
 
 
 def _play(problem, actions):

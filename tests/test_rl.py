@@ -16,7 +16,8 @@ import pytest
 
 from rl.config import RewardConfig
 from rl.errors import RLError
-from rl.export import WHATIF_WARNING
+from ordebug.problems import load_problems
+from rl.export import WHATIF_WARNING, export, read_sft_card
 from rl.export import main as export_main
 from rl.reward import SolverReward, parse_completion
 
@@ -70,11 +71,29 @@ def test_prompts_are_the_sft_samples_own_text_and_follow_its_split(sft):
     assert {r["problem_id"] for r in test} >= set(card["splits"]["test"]["problem_ids"])
     row = train[0]
     assert Path(row["model_file"]).is_absolute() and json.loads(row["iis_constraints"])
-    assert any(r["prefix_actions"] != "[]" for r in train)  # mid-episode states from the trajectories
+    # mid-episode states come from the trajectories: every one carries its prefix and still needs a repair
+    mid = [r for r in train if r["prefix_actions"] != "[]"]
+    assert all(r["status"] != "OPTIMAL" for r in mid)
     rl_card = json.loads((sft["out"] / "card.json").read_text())
     assert rl_card["like"]["layout"] == card["layout"] and rl_card["splits"]["train"]["rows"] == len(train)
     assert rl_card["splits"]["test"]["rows"] == len(test)
     assert rl_card["warnings"] == ([WHATIF_WARNING] if card["whatif"] else [])
+
+
+def test_a_mid_episode_state_is_exported_after_its_prefix_and_a_repaired_one_is_not(sft):
+    """The default agents repair at their first step, so the fixture's trajectories may hold no
+    infeasible mid-episode state: this builds both kinds of prefix by hand."""
+    card = read_sft_card(sft["like"])
+    problem = next(p for p in load_problems(sft["problems"]) if card.split_of(p) == "train")
+    initial = export([problem], card, split="train", progress=False)[0][0]
+    iis = json.loads(initial["iis_constraints"])
+    still = [f"CHECK_SLACK({iis[0]})"]  # a query: the model is unchanged, still infeasible
+    repaired = [f"DROP_CONSTRAINT({name})" for name in iis]  # drop the whole IIS: feasible
+    rows, counts = export([problem], card, split="train", prefixes={problem.problem_id: [still, repaired]},
+                          progress=False)  # fmt: skip
+    assert [json.loads(r["prefix_actions"]) for r in rows] == [[], still]
+    assert rows[1]["status"] == "INFEASIBLE" and rows[1]["prompt"][1]["content"].count(iis[0])
+    assert counts["skipped"] == {"feasible at this state (nothing to repair)": 1}
 
 
 def test_bad_input_is_one_clear_error_and_writes_nothing(sft, tmp_path, capsys):

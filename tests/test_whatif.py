@@ -15,7 +15,7 @@ from ordebug.episode import DebugEnv
 from ordebug.errors import ActionParseError, EpisodeError
 from ordebug.observation import fmt_num
 from ordebug.problems import load_problems
-from ordebug.prompts import system_prompt
+from ordebug.prompts import DIAGNOSTICS_NOTE, SYSTEM_PROMPT_EXTENDED, system_prompt
 from ordebug.solver import gurobi_env
 from play.agents import SCRIPTED
 from tests.collectors_helpers import make_bench, read_trajectories
@@ -130,23 +130,26 @@ def test_whatif_needs_the_layout_that_shows_its_answers() -> None:
 def test_the_system_prompt_lists_whatif_actions_only_when_offered() -> None:
     assert "WHATIF_" not in system_prompt("rich") and "WHATIF_" not in system_prompt("legacy")
     offered = system_prompt("rich", whatif=True)
-    assert offered.startswith(system_prompt("rich"))
+    assert offered.startswith(SYSTEM_PROMPT_EXTENDED) and offered.endswith(DIAGNOSTICS_NOTE)
+    assert system_prompt("rich") == SYSTEM_PROMPT_EXTENDED + DIAGNOSTICS_NOTE
     assert all(f"- {a}(" in offered for a in WHATIF_ACTIONS)
 
 
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?:e[+-]?\d+)?(?![\w])")
 
 
+@pytest.mark.parametrize("whatif", [False, True], ids=["diagnostics", "whatif"])
 @pytest.mark.parametrize("agent", ["heuristic", "oracle"])
-def test_scripted_agents_write_only_numbers_their_observation_shows(agent: str, tmp_path: Path) -> None:
-    """Every number in a step's reasoning and action occurs in what that step was shown."""
+def test_scripted_agents_write_only_numbers_their_observation_shows(agent: str, whatif: bool, tmp_path: Path) -> None:
+    """Every number in a step's reasoning and action occurs in what that step was shown: by default
+    (the diagnostics section, the benchmark's actions) and with the opt-in what-if actions."""
     problems = load_problems(make_bench(tmp_path / "set", n=18, seed=5))
     out = tmp_path / f"{agent}.jsonl"
-    collect(problems, RunOptions(out=out, workers=1, progress=False), agent_factory=SCRIPTED[agent])
+    collect(problems, RunOptions(out=out, workers=1, progress=False, whatif=whatif), agent_factory=SCRIPTED[agent])
     trajs = read_trajectories(out)
-    assert len(trajs) == len(problems) and all(t.env.whatif and t.layout == "rich" for t in trajs)
+    assert len(trajs) == len(problems) and all(t.env.whatif == whatif and t.layout == "rich" for t in trajs)
     assert sum(t.outcome.success for t in trajs) == len(trajs)
-    prompt_numbers = set(_NUMBER.findall(system_prompt("rich", whatif=True)))
+    prompt_numbers = set(_NUMBER.findall(system_prompt("rich", whatif=whatif)))
     asked = 0
     for traj in trajs:
         for step in traj.steps:
@@ -155,7 +158,10 @@ def test_scripted_agents_write_only_numbers_their_observation_shows(agent: str, 
             missing = [n for n in written if n not in shown and float(n) not in (0.0, 1.0)]
             assert not missing, (traj.problem_id, step.index, missing, step.reasoning)
             asked += step.action.startswith("WHATIF_")
-    assert asked >= len(trajs) - 2  # they ask before they change (a lone DROP needs no number)
+    if whatif:
+        assert asked >= len(trajs) - 2  # they ask before they change (a lone DROP needs no number)
+    else:
+        assert asked == 0  # the evidence is on screen: no question is spent
 
 
 def _run_with_card(root: Path, card_extra: dict) -> Path:
@@ -220,10 +226,13 @@ def test_converted_whatif_data_records_it_and_lists_the_actions(tmp_path: Path) 
     problems = load_problems(make_bench(tmp_path / "set", n=9, seed=2))
     files = [tmp_path / f"{agent}.jsonl" for agent in ("heuristic", "oracle")]
     for path in files:
-        collect(problems, RunOptions(out=path, workers=1, progress=False), agent_factory=SCRIPTED[path.stem])
+        options = RunOptions(out=path, workers=1, progress=False, whatif=True)  # the opt-in extension
+        collect(problems, options, agent_factory=SCRIPTED[path.stem])
     traj = files[0]
     (tmp_path / "dataset_info.json").write_text("{}")
-    card = convert(ConvertOptions(inputs=[str(f) for f in files], root=tmp_path, progress=False, length_check=False))
+    card = convert(ConvertOptions(inputs=[str(f) for f in files], root=tmp_path, progress=False, length_check=False,
+                                  require_benchmark_actions=False))  # fmt: skip
+    assert card["benchmark_actions"]["by_reason"]["unknown_action"] > 0  # the card says the RL stage rejects them
     assert card["layout"] == "rich" and card["whatif"] is True
     # grounded by construction: the card's checker finds every number and name on the student's screen
     grounding = card["grounding"]

@@ -149,6 +149,32 @@ def _whatif_line(card: Mapping[str, Any]) -> list[str]:
     return [f"What-if actions: offered{mixed}; the system prompt lists them and eval offers them.", ""]
 
 
+def _benchmark_lines(card: Mapping[str, Any]) -> list[str]:
+    """How many samples the benchmark's RL stage parses as one of its eight actions."""
+    compat = card.get("benchmark_actions")
+    if not compat:
+        return []
+    out = [
+        "## Benchmark actions",
+        "",
+        (f"benchmark_actions: {compat['compatible']} of {compat['total']} checked samples parse as one of the "
+        "benchmark's eight actions, read as its RL stage reads them (first `Action:` match, `<think>` included)."),
+        "",
+    ]
+    if compat["by_reason"]:
+        action = "dropped" if compat["required"] else "kept (--no-require-benchmark-actions)"
+        out += [f"Rejected by the RL stage's parser ({action}): "
+                + ", ".join(f"{r} {n}" for r, n in compat["by_reason"].items()) + ".", ""]  # fmt: skip
+        out += [f"- `{e['where']}`: {e['reason']}: {e['detail']}" for e in compat["examples"]] + [""]
+    first = card.get("first_step_repair") or {}
+    if first:
+        out += ["First-step repair (the share of problems whose first action alone makes the model OPTIMAL, "
+                "what a single-step RL stage rewards), by agent: "
+                + ", ".join(f"{a} {v['rate']:.3f} ({v['repaired']}/{v['problems']})" for a, v in first.items())
+                + ".", ""]  # fmt: skip
+    return out
+
+
 def render_markdown(card: Mapping[str, Any]) -> str:
     """The card for people: counts, files with sha256, the split rule, lengths, drops."""
     splits = card["splits"]
@@ -195,6 +221,7 @@ def render_markdown(card: Mapping[str, Any]) -> str:
         out += ["Not measured (--no-length-check).", ""]
     if card.get("grounding"):
         out += grounding_markdown(card["grounding"])
+    out += _benchmark_lines(card)
     total = card["total"]
     out += ["## Contents (all splits)", ""]
     for title, key in (

@@ -112,6 +112,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="drop samples whose answer states a number or name the prompt neither shows nor derives "
         "(docs/grounding.md); the card counts the drops. Without it the card still reports grounding",
     )
+    sel.add_argument(
+        "--require-benchmark-actions",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="drop samples the benchmark's RL stage would not parse as one of its eight actions (its regex, "
+        "first match, <think> included; UPDATE_BOUNDS with three values); the card counts them. "
+        "Default: on for the rich layout, off for the legacy one",
+    )
     sp = p.add_argument_group("splits")
     sp.add_argument("--val", type=float, default=0.1, help="share of problems in val")
     sp.add_argument("--test", type=float, default=0.1, help="share of problems in test")
@@ -185,6 +193,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         caps=parse_assignments(args.cap or [], "--cap", integer=True),
         canonical_actions=args.canonical_actions,
         require_grounded=args.require_grounded,
+        require_benchmark_actions=args.require_benchmark_actions,
         root=args.root,
         update_registry=args.register,
         progress=not args.quiet,
@@ -210,6 +219,13 @@ def summary(card: dict) -> str:
         )
     if card.get("grounding"):
         lines.append(grounding_line(card["grounding"]))
+    compat = card.get("benchmark_actions")
+    if compat:
+        rejected = ", ".join(f"{r} {n}" for r, n in compat["by_reason"].items())
+        lines.append(
+            f"  benchmark_actions: {compat['compatible']} of {compat['total']}"
+            + (f" (rejected: {rejected}{'; dropped' if compat['required'] else '; kept'})" if rejected else "")
+        )
     if card["dropped"]:
         lines.append("  dropped: " + ", ".join(f"{r} {d['count']}" for r, d in card["dropped"].items()))
     if card["dataset_info"]:

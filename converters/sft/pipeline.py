@@ -30,6 +30,7 @@ from converters.core.registry import (
 from converters.core.samples import Sample
 from converters.core.split import SPLITS, assign_splits, check_fractions, holdout_mask
 from converters.sft import card as card_mod
+from converters.sft.benchmark_actions import Compatibility, check_benchmark_action
 from converters.sft.checks import REASON_TEXT, check_answer, measure_lengths, token_counter
 from converters.sft.grounding import Grounding
 from converters.sft.grounding_report import Tally, ground
@@ -75,6 +76,9 @@ class ConvertOptions(BaseModel):
     caps: dict[str, float] = Field(default_factory=dict)
     canonical_actions: bool = False
     require_grounded: bool = False  # drop samples whose answer is not grounded (converters.grounding)
+    # drop samples the benchmark's RL stage would not parse (converters.sft.benchmark_actions);
+    # None: on for the rich layout (the default for new data), off for the legacy one
+    require_benchmark_actions: bool | None = None
     root: Path = Path(".")
     update_registry: bool = True
     progress: bool = True
@@ -268,6 +272,8 @@ def _convert_locked(opts: ConvertOptions) -> dict[str, Any]:
     clock.lap("dedup")
     kept, verdicts, n_ungrounded = _ground(checked, kept, opts, drops)
     clock.lap("grounding")
+    required = opts.require_benchmark_actions if opts.require_benchmark_actions is not None else layout == "rich"
+    kept, compat = _benchmark_compatible(checked, kept, required, drops)
     kept, lengths, length = _lengths(checked, kept, opts, drops)
     clock.lap("length")
     parts, notes = _split(checked, kept, opts, drops)
@@ -303,6 +309,10 @@ def _convert_locked(opts: ConvertOptions) -> dict[str, Any]:
             entries=entries,
         )
         card["grounding"] = _grounding_summary(checked, parts, verdicts, n_ungrounded)
+        card["benchmark_actions"] = _compat_summary(checked, parts, compat, required)
+        card["first_step_repair"] = {
+            agent: {"repaired": a, "problems": n, "rate": round(a / n, 4)} for agent, (a, n) in stats.first_step.items()
+        }
         clock.lap("write")
         card["timings_s"] = clock.laps
         # eval offers exactly these actions (eval.problem_sets reads it); "mixed": some samples' episodes
@@ -373,6 +383,60 @@ def _ground(
     for i in dropped:
         drops.add("ungrounded", checked[i].meta["origin"], str(verdicts[i].ungrounded[0]))
     return [i for i in kept if verdicts[i].ok], verdicts, len(dropped)
+
+
+def _benchmark_compatible(
+    checked: list[Sample], kept: list[int], required: bool, drops: _Drops
+) -> tuple[list[int], dict[int, Compatibility]]:
+    """Each kept sample parsed as the benchmark's RL stage parses it; when ``required`` the ones it
+    rejects are dropped (counted by reason), and a source that would lose every sample is an error."""
+    verdicts = {i: check_benchmark_action(checked[i].output) for i in kept}
+    if not required:
+        return kept, verdicts
+    by_source: dict[str, list[int]] = {}
+    for i in kept:
+        by_source.setdefault(checked[i].meta["source"], []).append(i)
+    empty = sorted(src for src, idx in by_source.items() if not any(verdicts[i].ok for i in idx))
+    if empty:
+        idx = by_source[empty[0]]
+        first = verdicts[idx[0]]
+        raise ConvertError(
+            f"--require-benchmark-actions would drop all {len(idx)} samples of source {empty[0]!r}"
+            + (f" (and of {', '.join(map(repr, empty[1:]))})" if len(empty) > 1 else "")
+            + f"; e.g. {first.reason}: {first.detail}",
+            where=checked[idx[0]].meta["origin"],
+            fix="collect this source with the benchmark's eight actions (collectors without --whatif), or "
+            "convert with --no-require-benchmark-actions (the card then reports how many samples the RL stage rejects)",
+        )
+    for i in kept:
+        if not verdicts[i].ok:
+            drops.add(f"benchmark_action:{verdicts[i].reason}", checked[i].meta["origin"], verdicts[i].detail)
+    return [i for i in kept if verdicts[i].ok], verdicts
+
+
+def _compat_summary(
+    checked: list[Sample], parts: dict[str, list[int]], verdicts: dict[int, Compatibility], required: bool
+) -> dict[str, Any]:
+    """The card's ``benchmark_actions`` section: how many checked samples the RL stage accepts
+    (``compatible`` of ``total``), why the others not (``by_reason``, a few ``examples``), and how
+    many were dropped (``required``: --require-benchmark-actions was on)."""
+    reasons = Counter(v.reason for v in verdicts.values() if not v.ok)
+    examples = [
+        {"where": checked[i].meta["origin"], "reason": v.reason, "detail": v.detail}
+        for i, v in verdicts.items()
+        if not v.ok
+    ][:5]
+    written = {i for idx in parts.values() for i in idx}
+    return {
+        "compatible": sum(1 for v in verdicts.values() if v.ok),
+        "total": len(verdicts),
+        "by_reason": dict(reasons.most_common()),
+        "examples": examples,
+        "required": required,
+        "dropped": sum(reasons.values()) if required else 0,
+        "written_compatible": sum(1 for i in written if i in verdicts and verdicts[i].ok),
+        "written": len(written),
+    }
 
 
 def _grounding_summary(

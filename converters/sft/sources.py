@@ -56,6 +56,8 @@ class ReadStats:
     skipped: Counter[str] = field(default_factory=Counter)
     skipped_at: dict[str, list[str]] = field(default_factory=dict)
     problem_sources: dict[str, str] = field(default_factory=dict)
+    #: agent -> [problems whose first action alone made the model OPTIMAL, problems read]
+    first_step: dict[str, list[int]] = field(default_factory=dict)
 
     def skip(self, reason: str, where: str) -> None:
         self.skipped[reason] += 1

@@ -163,6 +163,10 @@ def trajectory_samples(
         layout=target,
         whatif=whatif,
     )  # once per trajectory; each step copies it
+    if traj.steps:  # what a single-step RL stage rewards: the first action alone repairs the model
+        tally = stats.first_step.setdefault(traj.agent, [0, 0])
+        tally[0] += traj.steps[0].status == "OPTIMAL"
+        tally[1] += 1
     samples = []
     for step in traj.steps:
         at = f"{where} step {step.index}"

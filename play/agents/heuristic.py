@@ -39,7 +39,7 @@ import gurobipy as gp
 
 from ordebug.actions import Action, ActionName, parse_action
 from ordebug.errors import ActionParseError
-from ordebug.observation import fmt_num
+from ordebug.observation import CombinedRepair, fmt_num
 from ordebug.oracle import minimal_repair
 from ordebug.probe import SENSE_TEXT, rows_by_name, try_action
 from ordebug.whatif import PLAN_HEAD, SingleFix, iis_fixes
@@ -55,6 +55,39 @@ COMPARABLE = 1.5
 Candidate = SingleFix
 
 
+def _worse(objective: float | None, model_sense: int) -> float:
+    """Larger is worse: the objective in the minimising direction (no objective: worst)."""
+    return round(objective * model_sense, 9) if objective is not None else float("inf")
+
+
+def _diagnostics_reasoning(best, fixes, near) -> str:
+    """Why ``best`` (a DiagnosticFix), written only with what the diagnostics section shows."""
+    lines = ["The diagnostics list, for each IIS member, the least change that alone restores feasibility:"]
+    ranked = sorted(fixes, key=_key)
+    for fix in ranked[:6]:
+        lines.append(f"- {fix.target}: {fix.percent} of its {'rhs' if fix.kind == 'relax' else 'bound'}")
+    if len(ranked) > 6:
+        lines.append("- the others need larger changes")
+    if len(near) > 1:
+        others = [f for f in near if f is not best]
+        lines.append(
+            f"Changing {best.target} ({best.percent}) is about as small as changing "
+            f"{', '.join(f'{f.target} ({f.percent})' for f in others)}, and it leaves the better objective "
+            f"({_obj(best.objective)} against {', '.join(_obj(f.objective) for f in others)})."
+        )
+    else:
+        lines.append(f"Changing {best.target} is the smallest change ({best.percent} of its size).")
+    if best.wider is not None:
+        lines.append(
+            f"{best.least} would leave {best.target} binding (objective {_obj(best.least_objective)}); with "
+            f"{best.wider} it no longer limits the objective ({_obj(best.wider_objective)}). So I apply "
+            f"{best.wider} and keep every constraint in the model."
+        )
+    else:
+        lines.append(f"So I apply {best.least}; every constraint stays in the model.")
+    return "\n".join(lines)
+
+
 def _key(c: Candidate) -> tuple[float, int, int]:
     return (round(c.relative, 9), {"relax": 0, "bound": 1, "drop": 2}[c.kind], c.order)
 
@@ -66,11 +99,25 @@ def choose(candidates: list[Candidate], model_sense: int) -> tuple[Candidate, li
     least = min(c.relative for c in candidates)
     near = [c for c in candidates if c.relative <= least * COMPARABLE + 1e-12]
 
-    def worse(c: Candidate) -> float:  # model_sense: 1 minimise, -1 maximise
-        return c.objective * model_sense if c.objective is not None else float("inf")
-
-    best = min(near, key=lambda c: (round(worse(c), 9), _key(c)))
+    best = min(near, key=lambda c: (_worse(c.objective, model_sense), _key(c)))
     return best, near
+
+
+def choose_combined(
+    combined: list[CombinedRepair], iis_constraints: list[str], model_sense: int
+) -> tuple[CombinedRepair, bool]:
+    """The combined repair to start (a CombinedRepair shown by the diagnostics) and whether it
+    changes only IIS constraints. Repairs that change only IIS constraints come first (why: the IIS
+    is the solver's certificate of the conflict; a repair within it leaves every constraint outside
+    the conflict as the modeller wrote it); among them, or among all when none is, the best
+    objective, then the fewest changes."""
+
+    def inside(c: CombinedRepair) -> bool:
+        return all(parse_action(a).target in iis_constraints for a in c.actions)
+
+    pool = [c for c in combined if inside(c)] or combined
+    best = min(pool, key=lambda c: (_worse(c.objective, model_sense), len(c.actions)))
+    return best, inside(best)
 
 
 def _describe_constraint(model: gp.Model, name: str) -> str:
@@ -111,6 +158,8 @@ class HeuristicAgent:
         conflict = iis_text(state.iis_constraints, state.iis_bounds)
         if ctx.whatif:
             return self.grounded_turn(ctx, conflict)
+        if state.diagnostics is not None:
+            return self.diagnostics_turn(ctx, conflict)
 
         model = ctx.current_model()
         candidates = iis_fixes(model, state.iis_constraints, state.iis_bounds, limit=MAX_PROBES)
@@ -119,6 +168,36 @@ class HeuristicAgent:
             reasoning = _single_fix_reasoning(model, conflict, best, candidates, near)
             return AgentTurn.scripted(reasoning, best.action)
         return self._multi_fix(model, conflict, state.iis_constraints)
+
+    # -------------------------------------------------------------- from the diagnostics section
+    def diagnostics_turn(self, ctx: DecisionContext, conflict: str) -> AgentTurn:
+        """Pick a repair from the observation's diagnostics section and copy its action: the rules of
+        the module docstring over the single changes shown; when none is shown, the combined repair
+        shown that ``choose_combined`` picks, its first change now (the section is recomputed after it)."""
+        diag = ctx.state.diagnostics
+        sense = ctx.current_model().ModelSense  # 1 minimise, -1 maximise
+        if diag.fixes:
+            best, near = choose(diag.fixes, sense)
+            return AgentTurn.scripted(_diagnostics_reasoning(best, diag.fixes, near), parse_action(best.action))
+        if diag.combined:
+            plan, within = choose_combined(diag.combined, ctx.state.iis_constraints, sense)
+            first = parse_action(plan.actions[0])
+            lines = ["The diagnostics show that no IIS member restores feasibility alone; the combined repairs shown leave:"]
+            lines += [f"- {'; '.join(c.actions)}: objective {_obj(c.objective)}" for c in diag.combined]
+            if within:
+                lines.append(
+                    f"{'; '.join(plan.actions)} changes only constraints of the IIS, the conflict the solver "
+                    f"certifies, and of such repairs it leaves the best objective ({_obj(plan.objective)}). "
+                    f"So I start it with {first}; the diagnostics are recomputed after this change."
+                )
+            else:
+                lines.append(
+                    f"Every repair shown also changes constraints outside this IIS (the conflicts cascade); "
+                    f"{'; '.join(plan.actions)} leaves the best objective ({_obj(plan.objective)}), so I start it "
+                    f"with {first}; the diagnostics are recomputed after this change."
+                )
+            return AgentTurn.scripted("\n".join(lines), first)
+        return self._multi_fix(ctx.current_model(), conflict, ctx.state.iis_constraints, grounded=True)
 
     # -------------------------------------------------------------- with the what-if actions
     def grounded_turn(self, ctx: DecisionContext, conflict: str) -> AgentTurn:

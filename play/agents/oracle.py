@@ -42,8 +42,8 @@ from ordebug.edits import parse_edits
 from ordebug.errors import OrDebugError
 from ordebug.metrics import objective_preservation
 from ordebug.observation import MAX_IIS_ITEMS, MAX_NAMES, fmt_num
-from ordebug.oracle import minimal_repair, round_up
-from ordebug.probe import apply_action, rows_by_name
+from ordebug.oracle import minimal_repair
+from ordebug.probe import apply_action, relaxation_reaching, rows_by_name
 from ordebug.problems import Problem
 from ordebug.whatif import SingleFix, bound_fix, constraint_fix, iis_fixes
 from play.agents.base import AgentTurn, DecisionContext
@@ -157,47 +157,8 @@ def _text_plans(model: gp.Model, problem: Problem) -> list[Plan]:
 
 def _targeted_relaxation(model: gp.Model, names: list[str], z0: float | None) -> list[Action]:
     """Relax only ``names``, by the least amounts that give back objective ``z0`` when possible
-    (else the least amounts that restore feasibility, objective optimised among them)."""
-    rows = rows_by_name(model)
-    names = [n for n in names if n in rows]
-    if not names:
-        return []
-    for with_goal in (True, False) if z0 is not None else (False,):
-        copy = model.copy()
-        crow = rows_by_name(copy)
-        relax_rows = [r for n in names for r in crow[n]]
-        if with_goal:
-            tol = 1e-7 * max(1.0, abs(z0))
-            goal = copy.getObjective()
-            if not isinstance(goal, gp.LinExpr):
-                continue
-            sense = GRB.GREATER_EQUAL if copy.ModelSense == GRB.MAXIMIZE else GRB.LESS_EQUAL
-            copy.addLConstr(goal, sense, z0 - tol if sense == GRB.GREATER_EQUAL else z0 + tol, name="__goal")
-            copy.update()
-        copy.feasRelax(0, not with_goal, None, None, None, relax_rows, [1.0] * len(relax_rows))
-        result = solver.solve(copy)
-        if result.status != "OPTIMAL":
-            continue
-        x = {v.VarName: v.X for v in copy.getVars()[: model.NumVars]}
-        actions = []
-        for n in names:
-            need = 0.0
-            for row in rows[n]:
-                expr = model.getRow(row)
-                act = sum(expr.getCoeff(i) * x[expr.getVar(i).VarName] for i in range(expr.size()))
-                d = (
-                    act - row.RHS
-                    if row.Sense == GRB.LESS_EQUAL
-                    else row.RHS - act
-                    if row.Sense == GRB.GREATER_EQUAL
-                    else abs(act - row.RHS)
-                )
-                need = max(need, d)
-            if need > 1e-9:
-                actions.append(Action(name=ActionName.RELAX_CONSTRAINT, target=n, values=(round_up(need),)))
-        if actions:
-            return actions
-    return []
+    (else the least amounts that restore feasibility)."""
+    return relaxation_reaching(model, names, z0)
 
 
 def _score(model: gp.Model, plan: Plan, z0: float | None, n_original: int) -> Scored | None:
@@ -262,7 +223,71 @@ class OracleAgent:
         action = best.plan.actions[0]
         if ctx.whatif:
             return self._grounded(ctx, model, action, n_original)
+        if state.diagnostics is not None:
+            return self._from_diagnostics(ctx, model, best.plan, n_original)
         return AgentTurn.scripted(_reasoning(ctx, model, action, len(best.plan.actions) - 1), action)
+
+    def _from_diagnostics(self, ctx: DecisionContext, model: gp.Model, plan: Plan, n_original: int) -> AgentTurn:
+        """Of the repairs the diagnostics section shows (each single change, the amounts in between
+        its least and wider relaxation, each combined repair),
+        and the ground truth's removals when they need no number, the one that preserves the
+        objective best (then touches the ground-truth element, keeps the most constraints, takes
+        the fewest steps); its first action now, written from the screen."""
+        state, target = ctx.state, plan.actions[0].target or ""
+        diag = state.diagnostics
+        options: list[tuple[str, list[Action], float | None]] = []
+        for fix in diag.fixes:
+            options.append((f"single:{fix.target}:least", [parse_action(fix.least)], fix.least_objective))
+            if fix.wider is not None:
+                options.append((f"single:{fix.target}:wider", [parse_action(fix.wider)], fix.wider_objective))
+            for point in fix.between:
+                relax = Action(name=ActionName.RELAX_CONSTRAINT, target=fix.target, values=(point.amount,))
+                options.append((f"single:{fix.target}:between", [relax], point.objective))
+        for combined in diag.combined:
+            options.append((f"combined:{combined.kind}", [parse_action(a) for a in combined.actions], combined.objective))
+        drops = plan.actions
+        if drops and all(a.name is ActionName.DROP_CONSTRAINT and _visible(ctx, a.target) for a in drops):
+            options.append(("drop", list(drops), None))
+        z0 = ctx.problem.original_objective
+        scored = []
+        for label, actions, objective in options:
+            s = _score(model, Plan(label, actions), z0, n_original)
+            if s is not None:
+                touches = any(a.target == target for a in actions)
+                scored.append(((s.optimal, round(s.op, 4), touches, round(s.fp, 9), -len(actions)), label, actions, objective))
+        if not scored:
+            return HeuristicAgent().diagnostics_turn(ctx, iis_text(state.iis_constraints, state.iis_bounds))
+        _, label, actions, objective = max(scored, key=lambda t: t[0])
+        first = actions[0]
+        if label == "drop":
+            return AgentTurn.scripted(_reasoning(ctx, model, first, len(actions) - 1), first)
+        name = first.target or ""
+        lines = [_iis_line(ctx)]
+        if label.startswith("single"):
+            lines.append(f"{name}{_algebra(ctx, name)} {_where(ctx, name)}.")
+            if label.endswith("least"):
+                lines.append(
+                    f"The diagnostics show that {first} restores feasibility with objective {_obj(objective)}; "
+                    f"I apply it: it moves {name} only as far as the conflict requires."
+                )
+            elif label.endswith("between"):
+                lines.append(
+                    f"The diagnostics show the objective between the least and the widest relaxation of {name}: "
+                    f"{first} leaves {_obj(objective)}. I apply it: {name} moves past the conflict but keeps "
+                    "limiting the model, no further than the objective calls for."
+                )
+            else:
+                lines.append(
+                    f"The diagnostics show that with {first} {name} no longer limits the objective "
+                    f"({_obj(objective)}); I apply it: {name} stays in the model without cutting off the best solution."
+                )
+        else:
+            lines.append(
+                f"No IIS member restores feasibility alone. The diagnostics show the combined repair "
+                f"{'; '.join(map(str, actions))} with objective {_obj(objective)}, which keeps every constraint; "
+                f"I start it with {first}, and the diagnostics are recomputed after this change."
+            )
+        return AgentTurn.scripted("\n".join(lines), first)
 
     def _grounded(self, ctx: DecisionContext, model: gp.Model, action: Action, n_original: int) -> AgentTurn:
         """Act on the privileged choice with numbers the observation shows (see the module doc)."""
