@@ -3,7 +3,7 @@
     python benchmarks/data_quality.py trajectories/heuristic.jsonl trajectories/oracle.jsonl [--by-type]
 
 For each trajectory file: the share of labels the benchmark's RL stage parses as one of its eight
-actions (converters.sft.benchmark_actions), grounding (numbers and samples, converters.sft
+actions (ordebug.benchmark_actions), grounding (numbers and samples, converters.sft
 .grounding), the first-step repair rate, RR@5, OP, FP, mean steps, and prompt tokens p50/p95
 (system + user turn in the qwen3_think template, real Qwen3 tokenizer). Not a speed benchmark
 (``make bench`` does not run it): it measures data quality, from the files alone.
@@ -18,7 +18,7 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-from converters.sft.benchmark_actions import check_benchmark_action
+from ordebug.benchmark_actions import check_benchmark_action
 from converters.sft.checks import token_counter
 from converters.sft.grounding_report import ground
 from converters.sft.sources import ReadStats

@@ -28,6 +28,7 @@ from ordebug.actions import Action, parse_action
 from ordebug.answer import format_answer
 from ordebug.observation import ObservationState
 from ordebug.problems import Problem
+from ordebug.replay import replay
 from ordebug.trajectory import Usage
 
 
@@ -131,25 +132,11 @@ class ScriptedPolicy:
             problem=problem,
             step=len(state.history) + 1,
             layout=self.layout,
-            current_model=lambda: replay_model(problem, state, self.layout),
+            current_model=lambda: replay(problem, state),  # no diagnostics: only the model is needed
             history=[str(parse_action(h.action)) for h in state.history if h.valid],
             whatif=self.whatif,
         )
         return self.agent.decide(ctx)
-
-
-def replay_model(problem: Problem, state: ObservationState, layout: str) -> gp.Model:
-    """The working model of an episode in ``state``: its valid model-changing actions replayed."""
-    from ordebug.episode import DebugEnv  # local: keeps importing policies light
-
-    env = DebugEnv(max_steps=len(state.history) + 1, layout=layout)
-    env.reset(problem)
-    for entry in state.history:
-        if entry.valid:
-            action = parse_action(entry.action)
-            if action.changes_model:
-                env.step(action)
-    return env.current_model()
 
 
 async def close_policy(policy: Any) -> None:

@@ -20,10 +20,11 @@ from foundation.cli import cli_main
 from foundation.tables import markdown_table
 from ordebug.actions import PARAMS, ActionName
 from ordebug.answer import format_answer
+from ordebug.benchmark_actions import BENCHMARK_ACTIONS
 from ordebug.problems import Problem, load_problems
 from play.episode import PlaySettings
 from rl.export import state_row
-from rl.reward import BENCHMARK_ACTIONS, SolverReward
+from rl.reward import SolverReward
 
 TERMS = ("reward", "format", "outcome", "op", "fp", "diagnosis")
 

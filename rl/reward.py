@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -40,7 +39,8 @@ from typing import Any, Self
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from ordebug import solver
-from ordebug.actions import CORE_ACTIONS, EXTENDED_ACTIONS, Action, parse_action
+from ordebug.actions import Action, parse_action
+from ordebug.benchmark_actions import BENCHMARK_ACTIONS, RL_ACTION
 from ordebug.episode import DebugEnv
 from ordebug.errors import ActionParseError, OrDebugError
 from ordebug.metrics import episode_metrics
@@ -48,10 +48,6 @@ from ordebug.problems import Problem
 from rl.config import DEFAULT_REWARD, RewardConfig, load_reward_config
 from rl.errors import RLError
 
-#: The RL stage's action pattern (first match anywhere, case-insensitive).
-RL_ACTION = re.compile(r"Action:\s*(\w+)\s*(?:\(([^)]*)\))?", re.IGNORECASE)
-#: The benchmark's eight actions; any other name is a syntax error.
-BENCHMARK_ACTIONS: frozenset[str] = frozenset(str(a) for a in (*CORE_ACTIONS, *EXTENDED_ACTIONS))
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
 
 
@@ -154,6 +150,7 @@ def _env(row: RewardRow, cfg: RewardConfig) -> DebugEnv:
         genv = next(iter(_ENVS.values()))._genv if _ENVS else solver.new_env()
         _ENVS[key] = DebugEnv(
             max_steps=key[0], layout=row.layout, whatif=row.whatif, env=genv, time_limit=cfg.time_limit_s,
+            diagnostics=False,  # the reward reads the solver status, not the observation
             auto_submit=True,
         )  # fmt: skip
     return _ENVS[key]

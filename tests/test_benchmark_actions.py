@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from collectors_helpers import make_bench, run_cli
 
-from converters.sft.benchmark_actions import check_benchmark_action
+from ordebug.benchmark_actions import check_benchmark_action
 from ordebug import solver
 from ordebug.episode import DebugEnv
 from ordebug.metrics import episode_metrics

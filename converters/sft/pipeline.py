@@ -30,7 +30,7 @@ from converters.core.registry import (
 from converters.core.samples import Sample
 from converters.core.split import SPLITS, assign_splits, check_fractions, holdout_mask
 from converters.sft import card as card_mod
-from converters.sft.benchmark_actions import Compatibility, check_benchmark_action
+from ordebug.benchmark_actions import Compatibility, check_benchmark_action
 from converters.sft.checks import REASON_TEXT, check_answer, measure_lengths, token_counter
 from converters.sft.grounding import Grounding
 from converters.sft.grounding_report import Tally, ground
@@ -76,7 +76,7 @@ class ConvertOptions(BaseModel):
     caps: dict[str, float] = Field(default_factory=dict)
     canonical_actions: bool = False
     require_grounded: bool = False  # drop samples whose answer is not grounded (converters.grounding)
-    # drop samples the benchmark's RL stage would not parse (converters.sft.benchmark_actions);
+    # drop samples the benchmark's RL stage would not parse (ordebug.benchmark_actions);
     # None: on for the rich layout (the default for new data), off for the legacy one
     require_benchmark_actions: bool | None = None
     root: Path = Path(".")
