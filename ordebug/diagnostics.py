@@ -29,7 +29,7 @@ from ordebug.errors import OrDebugError
 from ordebug.observation import CombinedRepair, DiagnosticFix, Diagnostics, SweepPoint
 from ordebug.oracle import minimal_repair
 from ordebug.probe import relaxation_reaching, rows_by_name, try_action, try_actions
-from ordebug.whatif import SingleFix, bound_fix, constraint_fix
+from ordebug.whatif import SingleFix, bound_fix, constraint_fix, percent_text
 
 #: Members whose single change is computed (why: the section must stay short enough to read).
 MAX_MEMBERS = 20
@@ -216,7 +216,7 @@ def _shown(model: gp.Model, kind: str, actions: list[Action], objective: float |
     )
     return CombinedRepair(
         kind=kind, actions=[str(a) for a in actions], objective=objective, relative=relative,
-        percent=f"{100 * relative:.3g}%",
+        percent=percent_text(relative),
     )  # fmt: skip
 
 

@@ -13,6 +13,7 @@ canonical text), so an agent copies the action from the screen; objectives use `
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Literal
 
 import gurobipy as gp
@@ -35,6 +36,12 @@ from ordebug.probe import (
 MAX_WHATIF_MEMBERS = 20
 #: How WHATIF_IIS introduces a combined repair (agents read the plan back from this line).
 PLAN_HEAD = "Least combined repair (fewest constraints, then least change): "
+
+
+def percent_text(relative: float) -> str:
+    """A relative size as the observation prints it: 3 significant digits, never in exponent form
+    (``1e+03%`` reads as a formula, not an amount a student can quote)."""
+    return f"{Decimal(f'{100 * relative:.3g}'):f}%"  # 3 digits, then positional: 1e+03 -> 1000
 
 
 @dataclass(frozen=True)
@@ -73,7 +80,7 @@ class SingleFix:
 
     def percent(self) -> str:
         """The relative size as printed (and as an agent may quote it)."""
-        return f"{100 * self.relative:.3g}%"
+        return percent_text(self.relative)
 
     def text(self) -> str:
         """One what-if line: the least action, its objective, and the wider action when there is one."""
