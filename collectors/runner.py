@@ -38,6 +38,7 @@ from collectors.episodes import Skipped, to_trajectory
 from collectors.report import AttemptView, attempt_view, render_tables, summarize
 from collectors.store import JsonlStore
 from foundation.atomic import write_json_atomic
+from foundation.redact import redact_json
 from ordebug.errors import OrDebugError
 from ordebug.problems import Problem
 from play.episode import PlaySettings
@@ -359,7 +360,7 @@ def collect(
             "usage": teacher.client.total.model_dump() if teacher is not None else None,
         },
     }
-    write_json_atomic(summary_path(options.out), summary)
+    write_json_atomic(summary_path(options.out), redact_json(summary))
     if aborted is not None:
         raise TeacherUnusableError(
             f"the teacher endpoint cannot be used, so the run stopped at the first call that showed it: "

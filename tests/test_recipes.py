@@ -6,6 +6,7 @@ Fast: nothing here trains or loads a model (validation must not).
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -485,3 +486,28 @@ def test_logits_on_labels_only_is_checked_and_reaches_the_training_command(tmp_p
     assert any(p.key == "logits_on_labels_only" and "enable_liger_kernel" in str(p) for p in liger.errors)
     typo = check("tiny_cpu_sft", [*base_overrides(tmp_path, dataset_dir, tiny), "logits_on_labels_only=yes please"])
     assert any(p.key == "logits_on_labels_only" and "true or false" in str(p) for p in typo.errors)
+
+
+def test_overwrite_deletes_only_a_run_directory_of_ours(tmp_path, dataset_dir, tiny):
+    """`--overwrite` once deleted data/ (issue 23, probe 3); the dry run accepted `output_dir=.` too."""
+    overrides = base_overrides(tmp_path, dataset_dir, tiny)
+    foreign = tmp_path / "notes"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("someone else's")
+    for output_dir in (foreign, REPO_ROOT, REPO_ROOT / "data", REPO_ROOT / "recipes", REPO_ROOT.parent):
+        for dry_run in (True, False):
+            errors = check("tiny_cpu_sft", [*overrides, f"output_dir={output_dir}"], overwrite=True,
+                           dry_run=dry_run).errors
+            assert [e.key for e in errors if e.key == "output_dir"] == ["output_dir"], (output_dir, dry_run)
+            assert "--overwrite" in str(errors[0]) and "runs/NEW_NAME" in str(errors[0])
+    assert (foreign / "notes.txt").exists()
+
+
+def test_overwrite_dry_run_refuses_the_repository_and_its_top_level_folders():
+    # a dry run only: a failing guard must not be able to delete the working tree
+    for output_dir in (".", "data"):
+        done = subprocess.run([sys.executable, "-m", "recipes.train", "--recipe", "tiny_cpu_sft", "--override",
+                               "max_steps=1", f"output_dir={output_dir}", "--overwrite", "--dry-run"],
+                              cwd=REPO_ROOT, capture_output=True, text=True, check=False,
+                              env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
+        assert done.returncode == 2 and "never deletes it" in done.stderr, (output_dir, done.stdout, done.stderr)
