@@ -244,7 +244,7 @@ def test_a_copied_run_is_evaluated_from_its_own_files(run_dir, tmp_path):
     from eval.errors import EvalConfigError
 
     copy = Path(shutil.copytree(run_dir, tmp_path / "copy"))
-    model, adapter, kind = load_run(copy).model_spec()
+    _model, adapter, kind = load_run(copy).model_spec()
     assert kind == "adapter" and adapter == str(copy)  # the copy's adapter, not the original's
     for weights in {*copy.glob("adapter_*"), *copy.glob("*.safetensors")}:
         weights.unlink()
