@@ -511,3 +511,35 @@ def test_overwrite_dry_run_refuses_the_repository_and_its_top_level_folders():
                               cwd=REPO_ROOT, capture_output=True, text=True, check=False,
                               env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
         assert done.returncode == 2 and "never deletes it" in done.stderr, (output_dir, done.stdout, done.stderr)
+
+
+# ---- missing or wrong-kind datasets (issue 23, probe 5) -----------------------------------------
+
+@pytest.fixture()
+def legm_only(shared_data, tmp_path) -> Path:
+    """A dataset_dir holding one OR-Debug dataset, legm_train/_val, and nothing a shipped recipe names."""
+    return write_dataset_dir(shared_data, tmp_path / "ds", ["legm_train", "legm_val"])
+
+
+@pytest.mark.parametrize(("recipe", "names_fix"), [
+    ("qwen25_toolcall_lora", "make convert-traces IN=DIR"),
+    ("qwen3_progressive", "converters.search_traces --in FILE --name search"),
+    ("data_oracle", "make collect AGENT=oracle"),
+    ("data_mix", "make collect AGENT=teacher"),
+])
+def test_a_missing_dataset_names_the_converter_that_makes_it(legm_only, tmp_path, recipe, names_fix):
+    errors = check(recipe, base_overrides(tmp_path, legm_only)).errors
+    missing = [str(e) for e in errors if "is not registered" in str(e)]
+    assert missing and all("legm" not in m and "make convert NAME=" not in m for m in missing), missing
+    assert names_fix in missing[0], missing[0]
+
+
+def test_an_alpaca_dataset_under_a_tool_call_name_fails_validation(shared_data, tmp_path):
+    # what following the old hint did: `make convert NAME=tool_calls` registered OR-Debug Alpaca rows
+    alpaca = write_dataset_dir(shared_data, tmp_path / "ds", [])
+    info_file = alpaca / "dataset_info.json"
+    info = json.loads(info_file.read_text())
+    info["tool_calls_train"] = info["tool_calls_val"] = info["ordebug_train"]
+    info_file.write_text(json.dumps(info))
+    errors = [str(e) for e in check("qwen25_toolcall_lora", base_overrides(tmp_path, alpaca)).errors]
+    assert any("holds Alpaca rows" in e and "make convert-traces" in e for e in errors), errors
