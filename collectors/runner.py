@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -33,7 +34,7 @@ from tqdm import tqdm
 
 from collectors.agents.base import ScriptedAgent
 from collectors.aio import AsyncPool
-from collectors.episode_hosts import EpisodeHosts
+from collectors.episode_hosts import EpisodeHosts, host_count
 from collectors.episodes import Skipped, to_trajectory
 from collectors.report import AttemptView, attempt_view, render_tables, summarize
 from collectors.store import JsonlStore
@@ -254,7 +255,10 @@ async def run_teacher(
 ) -> AsyncPool:
     """Play ``pending`` with the LLM teacher, ``options.concurrency`` episodes at a time; solver
     work runs in ``options.workers`` host processes (collectors.episode_hosts)."""
-    hosts = await EpisodeHosts.start(options.workers)
+    n_hosts, bounded = host_count(options.workers, len(pending))
+    if bounded:
+        print(bounded, file=sys.stderr)
+    hosts = await EpisodeHosts.start(n_hosts)
     config = teacher.config()
     settings = options.settings(max_invalid_in_a_row=3)  # a model stuck repeating bad output gives up
 
