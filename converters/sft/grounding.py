@@ -376,17 +376,16 @@ class _Judge:
         if "=" not in text and "≈" not in text:  # no derivation (most answers): one scan of the text
             labels = {m.start("marker") + (m.group("marker")[0] == "(") if m.group("marker") else m.start("step")
                       for m in _LABEL.finditer(text)}  # fmt: skip
-            if not labels:  # the common case: plain (name, number) pairs, no match objects, mention inlined
-                shown = self.p
-                for name, number in _WORDS.findall(text):
-                    if number:
-                        value = float(number)
-                        self.number(number, value, "think", self.basis(value), "not in the prompt")
-                    elif name in shown.model_names or _looks_like_name(name):
-                        self.name(name, "think", name in shown.tokens)
-                return
-            for m in _WORDS.finditer(text):
-                self.mention(m.lastgroup, m.group(), m.start() in labels)
+            # (name, number) pairs, one of them empty; a label's number (never a name) is left out
+            words = _WORDS.findall(text) if not labels else [
+                (m["name"] or "", m["num"] or "") for m in _WORDS.finditer(text) if m.start() not in labels]
+            shown = self.p
+            for name, number in words:  # mention(), inlined: this loop runs for every word of every answer
+                if number:
+                    value = float(number)
+                    self.number(number, value, "think", self.basis(value), "not in the prompt")
+                elif name in shown.model_names or _looks_like_name(name):
+                    self.name(name, "think", name in shown.tokens)
             return
         # two passes: derivations first (their results ground mentions anywhere), then mentions
         lines = []
