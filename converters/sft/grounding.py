@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
@@ -162,8 +162,12 @@ class _Prompt:
     model_names: frozenset[str]  # tokens the prompt quotes (names of model elements)
 
 
+#: (values, counts, tokens, quoted items) a piece of a prompt shows, duplicates removed.
+_Shows = tuple[tuple[float, ...], tuple[float, ...], tuple[str, ...], tuple[str, ...]]
+
+
 @lru_cache(maxsize=1 << 16)
-def _line(line: str) -> tuple[tuple[float, ...], tuple[float, ...], tuple[str, ...], tuple[str, ...]]:
+def _line(line: str) -> _Shows:
     """(values, counts, tokens, quoted items) that one line of a prompt shows.
 
     No pattern of the index crosses a line break (names and bracket contents exclude whitespace,
@@ -183,12 +187,24 @@ def _line(line: str) -> tuple[tuple[float, ...], tuple[float, ...], tuple[str, .
     return values, counts, tokens, quoted
 
 
+def _union(indexes: Iterable[_Shows]) -> tuple[frozenset[float], frozenset[float], frozenset[str], frozenset[str]]:
+    values, counts, tokens, quoted = zip(*indexes, strict=True)
+    every = chain.from_iterable
+    return frozenset(every(values)), frozenset(every(counts)), frozenset(every(tokens)), frozenset(every(quoted))
+
+
+@lru_cache(maxsize=1 << 14)
+def _block(block: str) -> _Shows:
+    """What a paragraph of a prompt shows (its lines' union), cached: a prompt's sections (status,
+    model structure, IIS lists of one shape) recur across prompts, so a new prompt mostly merges a
+    few cached paragraphs instead of all its lines."""
+    return tuple(map(tuple, _union(map(_line, block.split("\n")))))  # type: ignore[return-value]
+
+
 @lru_cache(maxsize=4096)
 def _index(prompt: str) -> _Prompt:
-    values, counts, tokens, quoted = zip(*map(_line, prompt.split("\n")), strict=True)
-    every = chain.from_iterable
-    names = frozenset(every(tokens))
-    return _Prompt(frozenset(every(values)), frozenset(every(counts)), names, names.intersection(every(quoted)))
+    values, counts, tokens, quoted = _union(map(_block, prompt.split("\n\n")))
+    return _Prompt(values, counts, tokens, tokens & quoted)
 
 
 @lru_cache(maxsize=4096)
