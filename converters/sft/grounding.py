@@ -395,13 +395,9 @@ class _Judge:
             # (name, number) pairs, one of them empty; a label's number (never a name) is left out
             words = _WORDS.findall(text) if not labels else [
                 (m["name"] or "", m["num"] or "") for m in _WORDS.finditer(text) if m.start() not in labels]
-            shown = self.p
-            for name, number in words:  # mention(), inlined: this loop runs for every word of every answer
-                if number:
-                    value = float(number)
-                    self.number(number, value, "think", self.basis(value), "not in the prompt")
-                elif name in shown.model_names or _looks_like_name(name):
-                    self.name(name, "think", name in shown.tokens)
+            mention = self.mention
+            for name, number in words:
+                mention("num" if number else "name", number or name, False)
             return
         # two passes: derivations first (their results ground mentions anywhere), then mentions
         lines = []
