@@ -46,11 +46,10 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
-from itertools import chain
 from typing import Literal
 
 from ordebug.actions import Action, ActionName, parse_action
@@ -111,7 +110,7 @@ _TOKEN = re.compile(
 # Names and numbers only: what a line without '=' (and a prompt) needs; same tokens as _TOKEN gives.
 _WORDS = re.compile(
     r"(?P<name>[A-Za-z_][A-Za-z0-9_]*(?:\[[^\]\s]*\])?)|(?P<num>(?:\d+(?:\.\d+)?|\.\d+)(?:[eE][+-]?\d+)?)"
-)  # findall gives (name, number) pairs, one of them empty
+)
 _NAMES = re.compile(r"(?<![A-Za-z0-9_])[A-Za-z_][A-Za-z0-9_]*(?:\[[^\]\s]*\])?")
 _NUMBERS = re.compile(r"(?:\d+(?:\.\d+)?|\.\d+)(?:[eE][+-]?\d+)?")
 _NAME_MARK = re.compile(r"[\d_\]]")
@@ -147,9 +146,7 @@ def _key(value: float) -> float:
     return abs(value) + 0.0
 
 
-@lru_cache(maxsize=1 << 16)
 def _looks_like_name(token: str) -> bool:
-    # cached: answers repeat the same few hundred words and element names across samples
     return _NAME_MARK.search(token) is not None and token.lower() not in _ACTION_WORDS
 
 
@@ -162,55 +159,18 @@ class _Prompt:
     model_names: frozenset[str]  # tokens the prompt quotes (names of model elements)
 
 
-#: (values, counts, tokens, quoted items) a piece of a prompt shows, duplicates removed.
-_Shows = tuple[tuple[float, ...], tuple[float, ...], tuple[str, ...], tuple[str, ...]]
-
-
-@lru_cache(maxsize=1 << 16)
-def _line(line: str) -> _Shows:
-    """(values, counts, tokens, quoted items) that one line of a prompt shows.
-
-    No pattern of the index crosses a line break (names and bracket contents exclude whitespace,
-    quoted items and bracketed lists exclude newlines), so a prompt shows the union of what its
-    lines show. Cached by line: prompts repeat most of their lines (headers, status, name lists of
-    one size), so a new prompt scans only the lines no earlier prompt had.
-    """
-    # whole-line regex passes: identifiers (never starting inside a word, so the e of 1e-06 is no
-    # name), then the numbers of the line with the identifiers blanked out
-    tokens = tuple(set(_NAMES.findall(line)))
-    values = tuple(set(map(float, _NUMBERS.findall(_NAMES.sub(" ", line)))))
-    # lists of quoted names ("['c0', 'demand']"): their lengths are counts, their items model names
-    # once they are tokens of the prompt (name-like tokens are recognised by their shape anywhere)
-    lists = [_QUOTED.findall(inner) for inner in _BRACKETS.findall(line) if _QUOTED_ITEMS.fullmatch(inner)]
-    counts = tuple({float(len(items)) for items in lists})
-    quoted = tuple({a or b for items in lists for a, b in items})
-    return values, counts, tokens, quoted
-
-
-def _union(indexes: Iterable[_Shows]) -> tuple[frozenset[float], frozenset[float], frozenset[str], frozenset[str]]:
-    values, counts, tokens, quoted = zip(*indexes, strict=True)
-    every = chain.from_iterable
-    return frozenset(every(values)), frozenset(every(counts)), frozenset(every(tokens)), frozenset(every(quoted))
-
-
-@lru_cache(maxsize=1 << 14)
-def _block(block: str) -> _Shows:
-    """What a paragraph of a prompt shows (its lines' union), cached: a prompt's sections (status,
-    model structure, IIS lists of one shape) recur across prompts, so a new prompt mostly merges a
-    few cached paragraphs instead of all its lines."""
-    return tuple(map(tuple, _union(map(_line, block.split("\n")))))  # type: ignore[return-value]
-
-
 @lru_cache(maxsize=4096)
 def _index(prompt: str) -> _Prompt:
-    values, counts, tokens, quoted = _union(map(_block, prompt.split("\n\n")))
-    return _Prompt(values, counts, tokens, tokens & quoted)
-
-
-@lru_cache(maxsize=4096)
-def _shown(parts: tuple[str, ...]) -> _Shown:
-    """The prompt's view, once per prompt: the steps of one problem and its duplicates share it."""
-    return _Shown(parts)
+    # whole-text regex passes, no per-token Python: identifiers (never starting inside a word, so the
+    # e of 1e-06 is no name), then the numbers of the text with the identifiers blanked out
+    tokens = frozenset(_NAMES.findall(prompt))
+    values = frozenset(map(float, _NUMBERS.findall(_NAMES.sub(" ", prompt))))
+    # lists of quoted names ("['c0', 'demand']"): their lengths are counts, their items model names
+    # (name-like tokens are recognised by their shape wherever they stand)
+    lists = [_QUOTED.findall(inner) for inner in _BRACKETS.findall(prompt) if _QUOTED_ITEMS.fullmatch(inner)]
+    counts = frozenset(float(len(items)) for items in lists)
+    quoted = frozenset(a or b for items in lists for a, b in items) & tokens
+    return _Prompt(values, counts, tokens, quoted)
 
 
 class _Shown:
@@ -355,7 +315,7 @@ class _Judge:
     """Judges the numbers and names of one answer against one prompt, in reading order."""
 
     def __init__(self, parts: tuple[str, ...]) -> None:
-        self.p, self.parts = _shown(parts), parts
+        self.p, self.parts = _Shown(parts), parts
         self.derived: set[float] = set()  # keys of verified, grounded results so far
         self.numbers = self.numbers_ok = self.names = self.names_ok = 0
         self.findings: list[Finding] = []
@@ -392,12 +352,8 @@ class _Judge:
         if "=" not in text and "≈" not in text:  # no derivation (most answers): one scan of the text
             labels = {m.start("marker") + (m.group("marker")[0] == "(") if m.group("marker") else m.start("step")
                       for m in _LABEL.finditer(text)}  # fmt: skip
-            # (name, number) pairs, one of them empty; a label's number (never a name) is left out
-            words = _WORDS.findall(text) if not labels else [
-                (m["name"] or "", m["num"] or "") for m in _WORDS.finditer(text) if m.start() not in labels]
-            mention = self.mention
-            for name, number in words:
-                mention("num" if number else "name", number or name, False)
+            for m in _WORDS.finditer(text):
+                self.mention(m.lastgroup, m.group(), m.start() in labels)
             return
         # two passes: derivations first (their results ground mentions anywhere), then mentions
         lines = []
