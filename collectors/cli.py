@@ -81,8 +81,9 @@ def _check_args(args: argparse.Namespace, agents: list[str]) -> None:
     for name in ("workers", "max_steps", "concurrency"):
         if getattr(args, name) < 1:
             raise CollectError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
-    if args.limit is not None and args.limit < 0:
-        raise CollectError(f"--limit must be 0 or more, got {args.limit}")
+    if args.limit is not None and args.limit < 1:  # 0 would exit 0 with an empty file, as if collected
+        raise CollectError(f"--limit must be at least 1, got {args.limit}",
+                           fix="leave --limit (LIMIT=) out to play every problem")
     if args.whatif and args.layout != "rich":
         raise CollectError("--whatif needs --layout rich (the legacy layout does not show what-if answers)")
     if args.whatif and "teacher" in agents:

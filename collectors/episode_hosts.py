@@ -180,6 +180,48 @@ class EpisodeHost:
 _NONE = pickle.dumps(None)
 
 
+#: Resident memory of one host (Python, gurobipy, numpy, pydantic loaded): about 77 MiB measured.
+HOST_MIB = 80
+#: Share of the machine's available memory the hosts may take together.
+HOST_MEMORY_SHARE = 0.5
+
+
+def _available_mib() -> int | None:
+    """MemAvailable from /proc/meminfo (None where there is none: not Linux)."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) // 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def host_count(requested: int, problems_left: int) -> tuple[int, str | None]:
+    """How many hosts to start for ``--workers requested``, and why fewer (None: as requested).
+
+    A host serves one solver request at a time and is idle while its episodes wait on the LLM,
+    so more hosts than CPUs only adds processes competing for the same cores; more hosts than
+    problems left are never used; and each costs about HOST_MIB of memory, of which the hosts may
+    take HOST_MEMORY_SHARE of what is available.
+    """
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cpus = os.cpu_count() or 1
+    available = _available_mib()
+    by_memory = max(1, int(available * HOST_MEMORY_SHARE) // HOST_MIB) if available is not None else None
+    bounds = [(problems_left, f"{problems_left} problem(s) left"), (cpus, f"{cpus} CPU(s)")]
+    if by_memory is not None:
+        bounds.append((by_memory, f"memory for {by_memory} host(s) of ~{HOST_MIB} MiB"))
+    n, reason = min(bounds, key=lambda b: b[0])
+    n = max(1, n)
+    if n >= requested:
+        return max(1, requested), None
+    return n, f"--workers {requested}: {n} episode host(s), bounded by {reason}"
+
+
 class EpisodeHosts:
     """``n`` host processes; episodes are spread over them round-robin."""
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -32,11 +33,12 @@ from typing import Any
 from tqdm import tqdm
 
 from collectors.aio import AsyncPool
-from collectors.episode_hosts import EpisodeHosts
+from collectors.episode_hosts import EpisodeHosts, host_count
 from collectors.episodes import Skipped, to_trajectory
 from collectors.report import AttemptView, attempt_view, render_tables, summarize
 from collectors.store import JsonlStore
 from foundation.atomic import write_json_atomic
+from foundation.redact import redact_json
 from ordebug.errors import OrDebugError
 from ordebug.problems import Problem
 from play.agents.base import ScriptedAgent
@@ -255,7 +257,10 @@ async def run_teacher(
 ) -> AsyncPool:
     """Play ``pending`` with the LLM teacher, ``options.concurrency`` episodes at a time; solver
     work runs in ``options.workers`` host processes (collectors.episode_hosts)."""
-    hosts = await EpisodeHosts.start(options.workers)
+    n_hosts, bounded = host_count(options.workers, len(pending))
+    if bounded:
+        print(bounded, file=sys.stderr)
+    hosts = await EpisodeHosts.start(n_hosts)
     config = teacher.config()
     settings = options.settings(max_invalid_in_a_row=3)  # a model stuck repeating bad output gives up
 
@@ -361,7 +366,7 @@ def collect(
             "usage": teacher.client.total.model_dump() if teacher is not None else None,
         },
     }
-    write_json_atomic(summary_path(options.out), summary)
+    write_json_atomic(summary_path(options.out), redact_json(summary))
     if aborted is not None:
         raise TeacherUnusableError(
             f"the teacher endpoint cannot be used, so the run stopped at the first call that showed it: "

@@ -36,6 +36,7 @@ from collectors.store import JsonlStore
 from foundation.atomic import write_json_atomic
 from foundation.cli import cli_main
 from foundation.jsonl import iter_jsonl
+from foundation.redact import redact_json
 from ordebug.errors import OrDebugError
 from play.llm import BudgetExceeded, LLMCallError, LLMClient
 from play.llm_config import load_llm_config
@@ -263,7 +264,7 @@ async def summarise_file(
         "llm": client.config.public(),
         "usage": client.total.model_dump(),
     }
-    write_json_atomic(out_path.with_name(out_path.name + ".summary.json"), summary)
+    write_json_atomic(out_path.with_name(out_path.name + ".summary.json"), redact_json(summary))
     return summary
 
 

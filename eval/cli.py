@@ -24,6 +24,7 @@ from eval.problem_sets import ProblemSet, explicit_problems, run_cards, run_test
 from eval.run_dir import RunDir, from_repo, load_run
 from eval.schema import Results
 from foundation.cli import cli_main
+from foundation.redact import redact
 from ordebug.layouts import LAYOUTS
 from ordebug.prompts import system_prompt
 
@@ -420,6 +421,6 @@ def main(argv: list[str] | None = None) -> int:
     print_summary(results, paths)
     if results.mode == "episodes" and results.episodes and results.samples.errors == len(results.episodes):
         first = next(ep.error for ep in results.episodes if ep.error)
-        print(f"error: every episode failed (first: {first}); results kept in {paths[0]}", file=sys.stderr)
+        print(f"error: every episode failed (first: {redact(first)}); results kept in {paths[0]}", file=sys.stderr)
         return 1
     return 0

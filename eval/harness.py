@@ -25,6 +25,7 @@ from eval.schema import EpisodeResult, GroupSummary, Results, Samples, ScoredSte
 from eval.scoring import breakdown, episode_result, metric_infos, summarize
 from foundation.atomic import write_atomic
 from foundation.provenance import utc_now
+from foundation.redact import redact
 from ordebug.oracle import Repair, minimal_repair
 from ordebug.problems import Problem
 from play.record import PlayedEpisode
@@ -193,6 +194,7 @@ def write_outputs(
     """results.json (atomically) and report.md with its plots."""
     out_dir.mkdir(parents=True, exist_ok=True)
     results_path = out_dir / "results.json"
-    write_atomic(results_path, results.model_dump_json(indent=1) + "\n")
+    # error texts inside may quote an endpoint: no key piece or URL credential reaches the file
+    write_atomic(results_path, redact(results.model_dump_json(indent=1)) + "\n")
     report = write_report(results, out_dir, run_dir=run_dir, trainer_logs=trainer_logs)
     return results_path, report

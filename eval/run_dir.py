@@ -61,19 +61,31 @@ class RunDir:
     def finetuning_type(self) -> str:
         return str(self.manifest.get("finetuning_type") or self._key("finetuning_type") or "lora")
 
+    def _recorded(self, value: str) -> Path | None:
+        """A directory the manifest recorded, found inside this run directory (None: it lies outside).
+
+        Training recorded absolute paths under the run directory of the time; a copied or moved
+        run must be evaluated from its own files, never from the original's (issue 23, probe 4).
+        """
+        path = Path(value).expanduser()
+        if not path.is_absolute():
+            return self.path / path
+        recorded_run = self.manifest.get("run_dir") or self.recipe.get("output_dir")
+        if recorded_run:
+            try:
+                return self.path / path.relative_to(from_repo(recorded_run))
+            except ValueError:
+                pass
+        return path if path == self.path or self.path in path.parents else None
+
     def output_dirs(self) -> list[Path]:
-        """Where training wrote, most final first: the manifest's final_model_dir, phase dirs
-        (last first), the run dir, the recipe's output_dir."""
-        dirs: list[Path] = []
-        if self.manifest.get("final_model_dir"):
-            dirs.append(from_repo(self.manifest["final_model_dir"], self.path))
-        for phase in reversed(self.manifest.get("phases") or []):
-            if isinstance(phase, dict) and phase.get("output_dir"):
-                dirs.append(from_repo(phase["output_dir"], self.path))
-        dirs.append(self.path)
-        if self.recipe.get("output_dir"):
-            dirs.append(from_repo(self.recipe["output_dir"]))
-        return list(dict.fromkeys(dirs))
+        """Where training wrote, most final first, all inside this run directory: the manifest's
+        final_model_dir, the phase dirs (last first), the run dir itself."""
+        recorded = [self.manifest.get("final_model_dir")] + [
+            phase.get("output_dir") for phase in reversed(self.manifest.get("phases") or []) if isinstance(phase, dict)
+        ]
+        dirs = [d for value in recorded if value and (d := self._recorded(str(value))) is not None]
+        return list(dict.fromkeys([*dirs, self.path]))
 
     def merged_model(self) -> Path | None:
         for d in self.output_dirs():
@@ -150,7 +162,8 @@ class RunDir:
         out: list[tuple[str, Path]] = []
         for phase in self.manifest.get("phases") or []:
             if isinstance(phase, dict) and phase.get("output_dir"):
-                path = from_repo(phase["output_dir"], self.path) / TRAINER_LOG
+                found = self._recorded(str(phase["output_dir"]))
+                path = (found or self.path / "-") / TRAINER_LOG
                 if path.is_file():
                     out.append((str(phase.get("name") or path.parent.name), path))
         if not out:

@@ -64,3 +64,25 @@ def write_json_atomic(path: str | os.PathLike[str], data: Any, *, indent: int | 
     target as it was.
     """
     write_atomic(path, json.dumps(data, indent=indent, ensure_ascii=False) + "\n")
+
+
+def share_private_files(root: str | os.PathLike[str]) -> int:
+    """Give files under ``root`` left at 0600 the mode the umask gives a new file (0644 under 022).
+
+    safetensors (0.7 and later) saves through a private temporary file renamed into place, so
+    trained weights (``model.safetensors``, ``adapter_model.safetensors``, checkpoints, merged
+    models) come out 0600 whatever the umask: a job or a colleague under another user cannot read
+    them. Only files at exactly 0600 change; a mode someone chose stays. Returns how many changed.
+    """
+    wanted = 0o666 & ~current_umask()
+    if wanted == 0o600:
+        return 0
+    changed = 0
+    for path in Path(root).rglob("*"):
+        try:
+            if path.is_file() and not path.is_symlink() and stat.S_IMODE(path.stat().st_mode) == 0o600:
+                path.chmod(wanted)
+                changed += 1
+        except OSError:  # another rank removed or replaced it meanwhile (rotated checkpoints)
+            continue
+    return changed

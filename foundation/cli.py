@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import ParamSpec
 
 from foundation.errors import ToolkitError
+from foundation.redact import redact
 
 EXIT_ERROR = 2
 
@@ -24,7 +25,8 @@ P = ParamSpec("P")
 
 def report(err: ToolkitError, prog: str | None = None) -> int:
     """Print ``err`` as the CLIs do and return the exit code."""
-    print(f"{prog}: error: {err}" if prog else f"error: {err}", file=sys.stderr)
+    text = redact(str(err))  # an endpoint's error may quote the key or a URL with credentials
+    print(f"{prog}: error: {text}" if prog else f"error: {text}", file=sys.stderr)
     return EXIT_ERROR
 
 

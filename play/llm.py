@@ -29,6 +29,7 @@ from typing import Any
 import openai
 from openai import AsyncOpenAI
 
+from foundation.redact import redact, register_secret
 from ordebug.errors import OrDebugError
 from ordebug.trajectory import Usage
 from play.llm_config import LLMConfig, redact_url
@@ -134,6 +135,7 @@ class LLMClient:
         self.config = config
         self._client: AsyncOpenAI | None = None  # made on first use, inside the event loop that uses it
         self._secret = config.api_key.get_secret_value()
+        register_secret(self._secret)  # the CLI error printer and the summary/results writers hide it too
         self._sleep = sleep
         self._rng = rng or random.Random(0)
         self.total = Usage()
@@ -232,7 +234,7 @@ class LLMClient:
             attempts=len(errors),
             errors=errors,
             fatal=unreachable,  # never connected at all: the endpoint is down or the URL is wrong
-            fix=f"check that the server at {cfg.base_url} is running and reachable" if unreachable else None,
+            fix=f"check that the server at {redact_url(cfg.base_url)} is running and reachable" if unreachable else None,
         )
 
     def _fix_for(self, status: int) -> str | None:
@@ -243,14 +245,16 @@ class LLMClient:
                 return f"no API key is set: export {cfg.api_key_env}=<your key> and rerun"
             return f"check the API key in ${cfg.api_key_env} (and its access to model {cfg.model!r})"
         if status == 404:
-            return f"check the model name {cfg.model!r} and base_url {cfg.base_url} (it usually ends in /v1)"
+            return f"check the model name {cfg.model!r} and base_url {redact_url(cfg.base_url)} (it usually ends in /v1)"
         return None
 
     def _redact(self, text: str) -> str:
-        """Error text may echo what was sent; never let the key through."""
-        if self._secret and self._secret != "EMPTY" and len(self._secret) >= 4:
-            text = text.replace(self._secret, "***")
-        return _short(text)
+        """Error text may echo what was sent; never let the key (or a piece of it) through.
+
+        Redact the whole text, then shorten it: shortening first cuts the key into a piece that
+        whole-key replacement no longer finds.
+        """
+        return _short(redact(text, [self._secret]))
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
         cfg = self.config
@@ -264,10 +268,10 @@ class LLMClient:
         try:
             data = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
-            raise _Malformed(f"body is not JSON ({exc}): {raw[:60]!r}") from None
+            raise _Malformed(f"body is not JSON ({exc}): {raw!r}") from None  # _redact shortens it
         choices = data.get("choices") if isinstance(data, dict) else None
         if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
-            raise _Malformed(f"no choices in the response: {str(data)[:80]!r}")
+            raise _Malformed(f"no choices in the response: {str(data)!r}")  # _redact shortens it
         message = choices[0].get("message")
         if not isinstance(message, dict):
             raise _Malformed("the choice has no message")

@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from foundation.atomic import share_private_files
 from recipes.yamlio import load_file
 
 #: `<output_dir>/peak_rss.rank<N>.json`: each rank's peak RSS, gathered into the manifest.
@@ -42,11 +43,25 @@ def train(args: dict[str, Any]) -> None:
     from recipes.time_budget import from_env as time_budget
 
     on_labels = installed() if os.environ.get(LOGITS_ON_LABELS_ENV) == "1" else contextlib.nullcontext()
+    output_dir = Path(str(args["output_dir"]))
     try:
         with on_labels:
-            run_exp(dict(args), callbacks=time_budget())
+            run_exp(dict(args), callbacks=[_umask_modes_callback(), *time_budget()])
     finally:
-        record_peak_rss(Path(str(args["output_dir"])))
+        share_private_files(output_dir)  # the final save (the callback sees checkpoints only)
+        record_peak_rss(output_dir)
+
+
+def _umask_modes_callback() -> Any:
+    """A TrainerCallback that gives each saved checkpoint the umask's file mode (safetensors writes 0600)."""
+    from transformers import TrainerCallback
+
+    class UmaskModes(TrainerCallback):
+        def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            if state.is_world_process_zero:
+                share_private_files(Path(args.output_dir))
+
+    return UmaskModes()
 
 
 def record_peak_rss(output_dir: Path) -> None:

@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from foundation.atomic import write_atomic
+from foundation.atomic import share_private_files, write_atomic
 from foundation.cli import cli_main
 from recipes.errors import RecipeError, RunDirError
 from recipes.paths import from_repo
@@ -58,6 +58,7 @@ def export_run(run_dir: str | Path, out_dir: str | Path | None = None, *, device
     from llamafactory.train.tuner import export_model
 
     export_model(args)
+    share_private_files(out)  # safetensors writes 0600; the merged model is shared like any build output
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(out)

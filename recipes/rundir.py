@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from recipes.errors import Problem
+from recipes.paths import REPO_ROOT
 
 MANIFEST = "manifest.json"
 RESOLVED = "recipe.resolved.yaml"
@@ -65,14 +66,43 @@ def inspect_run_dir(run_dir: Path) -> RunInfo:
     return RunInfo(run_dir, state, manifest, latest)
 
 
+def protected_dir(path: Path) -> bool:
+    """The repository, a folder above it, one of its top-level folders (data, runs, models...), or home."""
+    path = path.resolve()
+    home = Path.home().resolve()
+    return path == REPO_ROOT or path in REPO_ROOT.parents or path.parent == REPO_ROOT or path == home \
+        or path in home.parents
+
+
+def overwrite_refusal(info: RunInfo) -> Problem | None:
+    """Why ``--overwrite`` may not delete this directory (None: it is a run directory of ours).
+
+    Only a directory holding this toolkit's manifest.json is ever deleted, and never the repository
+    or one of its top-level folders, even with a manifest copied into it (`output_dir=data` once
+    deleted the registered datasets).
+    """
+    where = str(info.path)
+    if protected_dir(info.path):
+        return Problem("output_dir", "is the repository, a folder above it or one of its top-level folders; "
+                       "--overwrite never deletes it", "--override output_dir=runs/NEW_NAME", where=where)
+    if info.state == RunState.FOREIGN:
+        return Problem("output_dir", "holds no manifest.json of a run, so --overwrite will not delete it",
+                       "choose another output_dir (runs/NEW_NAME), or empty this directory yourself",
+                       where=where)
+    return None
+
+
 def check_run_dir(info: RunInfo, *, resume: bool, overwrite: bool) -> list[Problem]:
     """Problems with launching into this run directory (errors in a dry run too: they do not depend on the machine)."""
     where = str(info.path)
     if resume and overwrite:
         return [Problem("--resume/--overwrite", "use just one: --resume continues a run, --overwrite deletes it",
                         "drop one of RESUME=1 / OVERWRITE=1", where=where)]
-    if overwrite or info.state == RunState.NEW:
-        if resume and info.state == RunState.NEW:
+    if overwrite and (info.state != RunState.NEW or protected_dir(info.path)):
+        refusal = overwrite_refusal(info)
+        return [refusal] if refusal else []
+    if info.state == RunState.NEW:
+        if resume:
             return [Problem("--resume", "nothing to resume in this run directory: training starts from scratch",
                             level="warning", where=where)]
         return []
@@ -83,8 +113,8 @@ def check_run_dir(info: RunInfo, *, resume: bool, overwrite: bool) -> list[Probl
                         "--override output_dir=runs/NEW_NAME", where=where)]
     if info.state == RunState.FOREIGN:
         return [Problem("output_dir", "directory is not empty and holds no manifest.json of a run",
-                        "choose another output_dir, or --overwrite (OVERWRITE=1) to delete its contents",
-                        where=where)]
+                        "choose another output_dir (runs/NEW_NAME); --overwrite only deletes a run directory "
+                        "this toolkit made", where=where)]
     if resume:
         return []
     ckpt = f" (last checkpoint {info.last_checkpoint.name})" if info.last_checkpoint else ""

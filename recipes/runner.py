@@ -40,7 +40,7 @@ from recipes.manifest import (
 )
 from recipes.paths import REPO_ROOT
 from recipes.recipe import PhasePlan, Recipe
-from recipes.rundir import RESOLVED, RunInfo, last_checkpoint
+from recipes.rundir import RESOLVED, RunInfo, inspect_run_dir, last_checkpoint, overwrite_refusal
 from recipes.validate import dataset_files
 from recipes.yamlio import dump
 
@@ -136,6 +136,9 @@ def execute(recipe: Recipe, plans: list[PhasePlan], launch: LaunchPlan, hw: Hard
         launch = dataclasses.replace(launch, master_port=free_port())
     writer = launch.node_rank == 0  # on other nodes of a multi-node run, only train
     if overwrite and run_dir.exists() and writer:
+        refusal = overwrite_refusal(inspect_run_dir(run_dir))  # checked again: the delete cannot be undone
+        if refusal is not None:
+            raise LaunchError(str(refusal))
         shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     manifest = new_manifest(recipe, plans, launch, hw, command)

@@ -24,8 +24,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from recipes import labelled_logits
-from recipes import schema_snapshot
+from recipes import labelled_logits, schema_snapshot
+from recipes.dataset_sources import source_of, split_name
 from recipes.errors import Problem
 from recipes.launch import Hardware, LaunchPlan
 from recipes.ranges import check_ranges
@@ -133,13 +133,12 @@ def check_datasets(plan: PhasePlan) -> list[Problem]:
     problems: list[Problem] = []
     for key, name in names:
         entry = info.get(name) if isinstance(info, dict) else None
+        source = source_of(name)
+        stem, split = split_name(name)
         if not isinstance(entry, dict):
-            close = difflib.get_close_matches(name, list(info) if isinstance(info, dict) else [], n=3, cutoff=0.6)
-            stem, _, split = name.rpartition("_")
-            fix = (f"did you mean {' or '.join(close)}?" if close else
-                   f"convert the data first: `make convert NAME={stem}` registers {stem}_train/_val/_test"
-                   if split in ("train", "val", "test") and stem else
-                   "register it in dataset_info.json (the converters do)")
+            close = _close_names(name, list(info) if isinstance(info, dict) else [])
+            make = source.fix(stem) if split else "register it in dataset_info.json (the converters do)"
+            fix = f"did you mean {' or '.join(close)}? If not, {make}" if close else make
             problems.append(Problem(key, f"dataset {name!r} is not registered in {info_path}", fix))
             continue
         hub = [k for k in ("hf_hub_url", "ms_hub_url", "om_hub_url", "cloud_file_name") if k in entry]
@@ -159,7 +158,23 @@ def check_datasets(plan: PhasePlan) -> list[Problem]:
         if fmt not in ("alpaca", "sharegpt", "openai"):
             problems.append(Problem(key, f"dataset {name!r} has formatting {fmt!r}",
                                     "formatting: alpaca, sharegpt or openai"))
+        elif source.messages and fmt == "alpaca":  # registered under this name by another converter
+            problems.append(Problem(key, f"dataset {name!r} holds Alpaca rows (instruction/input/output), but the "
+                                    f"name stands for {source.kind}", f"{source.fix(stem)}, or rename the dataset "
+                                    "this recipe trains on"))
     return problems
+
+
+def _close_names(name: str, registered: list[str]) -> list[str]:
+    """Registered names that look like a typo of ``name``: same split, a near-identical stem.
+
+    Comparing whole names matched on the shared ``_train`` alone (oracle_train ~ legm_train).
+    """
+    stem, split = split_name(name)
+    if split is None:  # a typo in the split itself (ordebug_trian): compare whole names
+        return difflib.get_close_matches(name, registered, n=3, cutoff=0.8)
+    by_stem = {split_name(r)[0]: r for r in registered if split_name(r)[1] == split}
+    return [by_stem[s] for s in difflib.get_close_matches(stem, list(by_stem), n=3, cutoff=0.8)]
 
 
 def dataset_files(args: dict[str, Any]) -> dict[str, list[Path]]:

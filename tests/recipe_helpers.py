@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from ordebug.prompts import SYSTEM_PROMPT_CORE
+from recipes.dataset_sources import source_of
 
 
 def write_dataset_dir(shared_data: Path, dest: Path, names: list[str] | tuple[str, ...] = (), n: int = 16) -> Path:
@@ -26,13 +27,16 @@ def write_dataset_dir(shared_data: Path, dest: Path, names: list[str] | tuple[st
     with (data / "chat.jsonl").open("w") as fh:
         fh.writelines(json.dumps(c) + "\n" for c in chats)
     columns = {"prompt": "instruction", "query": "input", "response": "output", "system": "system"}
-    info: dict[str, dict] = {name: {"file_name": "data/train.jsonl", "columns": columns} for name in names}
+    chat = {"file_name": "data/chat.jsonl", "formatting": "sharegpt", "columns": {"messages": "messages"},
+            "tags": {"role_tag": "role", "content_tag": "content", "user_tag": "user",
+                     "assistant_tag": "assistant", "system_tag": "system"}}
+    # each name registered with the kind of rows its converter makes (messages for tool calls, multi-turn)
+    info: dict[str, dict] = {name: dict(chat) if source_of(name).messages else
+                             {"file_name": "data/train.jsonl", "columns": columns} for name in names}
     info |= {
         "ordebug_train": {"file_name": "data/train.jsonl", "columns": columns},
         "ordebug_val": {"file_name": "data/val.jsonl"},
-        "chat_train": {"file_name": "data/chat.jsonl", "formatting": "sharegpt", "columns": {"messages": "messages"},
-                       "tags": {"role_tag": "role", "content_tag": "content", "user_tag": "user",
-                                "assistant_tag": "assistant", "system_tag": "system"}},
+        "chat_train": chat,
     }
     (dest / "dataset_info.json").write_text(json.dumps(info, indent=2))
     return dest

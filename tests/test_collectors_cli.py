@@ -66,6 +66,7 @@ def test_shards_partition_the_problems_deterministically(tmp_path: Path) -> None
         (["--shard", "half"], "expected i/n, e.g. 1/4"),
         (["--out", "x.jsonl"], "--out names one file but 2 agents would run"),
         (["--agent", "heuristic", "--workers", "0"], "--workers must be at least 1"),
+        (["--agent", "heuristic", "--limit", "0"], "--limit must be at least 1"),  # not an empty "success"
         (["--agent", "teacher"], "teacher base_url is not set"),
         (["--agent", "heuristic", "--problems", "no/such/dir"], "no/such/dir"),
     ],

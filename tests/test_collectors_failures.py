@@ -193,3 +193,24 @@ def test_no_user_facing_text_points_at_a_folder_users_do_not_have() -> None:
         and "/work/agents" in (REPO / name).read_text(encoding="utf-8")
     ]
     assert hits == []
+
+
+def test_teacher_workers_are_bounded_by_the_problems_left_and_the_machine(bench, tmp_path) -> None:
+    """`--workers 1000 --limit 1` once started 101 episode hosts of ~77 MiB each (issue 23, probe 7)."""
+    import os
+
+    from collectors.episode_hosts import host_count
+
+    out = tmp_path / "t.jsonl"
+    with LoopbackServer(drop_first_responder()) as srv:
+        config = teacher_yaml(tmp_path / "t.yaml", srv.base_url)
+        env = {"ORDEBUG_TEACHER_BASE_URL": "", "ORDEBUG_TEACHER_CONFIG": "", "ORDEBUG_TEACHER_API_KEY": KEY}
+        done = run_cli("collectors", "--agent", "teacher", "--problems", str(bench), "--out", str(out),
+                       "--teacher-config", str(config), "--workers", "1000", "--limit", "1", "--no-progress",
+                       env=env)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "--workers 1000: 1 episode host(s), bounded by 1 problem(s) left" in done.stderr
+    assert len(ids(out)) == 1
+    n, why = host_count(1000, 10_000)
+    assert 1 <= n <= len(os.sched_getaffinity(0)) and why is not None and "bounded by" in why
+    assert host_count(1, 10) == (1, None)

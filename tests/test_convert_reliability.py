@@ -247,3 +247,27 @@ def test_help_shows_no_default_for_flags() -> None:
     assert "--no-register write the files but leave dataset_info.json alone --skip-bad-lines" in text
     assert "--cutoff CUTOFF LLaMA-Factory cutoff_len to check against (default: 2048)" in text
 
+
+
+def test_a_bad_byte_deep_in_a_trajectory_file_gets_its_one_line_number(tmp_path: Path) -> None:
+    """Line 7 once read ':7' and then '(line 1, ...)' (issue 23, probe 11)."""
+    lines = write_trajectories(tmp_path / "t.jsonl", 10).read_bytes().splitlines(keepends=True)
+    lines[6] = lines[6].replace(b"INFEASIBLE", b"INFEAS\xc3IBLE", 1)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_bytes(b"".join(lines))
+    offset = bad.read_bytes().index(b"\xc3IBLE")
+    done = sft(tmp_path / "root", "--in", str(bad))
+    assert done.returncode == 2, done.stderr
+    assert f"{bad}:7:" in done.stderr and f"(line 7, byte offset {offset} " in done.stderr
+    assert "line 1," not in done.stderr
+
+
+@pytest.mark.parametrize(("option", "value"), [("--holdout-type", "Z"), ("--holdout-family", "nosuch")])
+def test_a_holdout_value_no_sample_has_is_an_error_naming_the_values(shared_data: Path, tmp_path: Path,
+                                                                       option: str, value: str) -> None:
+    """`--holdout-type Z` and `--holdout-family nosuch` exited 0 without a holdout split (issue 23, probe 10)."""
+    trajs = write_trajectories(tmp_path / "t.jsonl", 12)
+    done = sft(tmp_path / "root", "--in", str(trajs), option, value)
+    assert done.returncode == 2, done.stderr
+    assert f"{option} {value}: no sample" in done.stderr and "use one of:" in done.stderr
+    assert not (tmp_path / "root" / "data").exists()

@@ -235,3 +235,19 @@ def test_trained_tiny_model_end_to_end(tmp_path):
     assert engine["model_name_or_path"] == str(run) and "adapter_name_or_path" not in engine  # full fine-tune
     assert res["config"]["run"]["recipe"]["max_steps"] == 2
     assert "## Training loss" in (out / "report.md").read_text()
+
+
+def test_a_copied_run_is_evaluated_from_its_own_files(run_dir, tmp_path):
+    """A copy whose weights are gone stops with a clear error instead of scoring the original (issue 23, probe 4)."""
+    import shutil
+
+    from eval.errors import EvalConfigError
+
+    copy = Path(shutil.copytree(run_dir, tmp_path / "copy"))
+    _model, adapter, kind = load_run(copy).model_spec()
+    assert kind == "adapter" and adapter == str(copy)  # the copy's adapter, not the original's
+    for weights in {*copy.glob("adapter_*"), *copy.glob("*.safetensors")}:
+        weights.unlink()
+    with pytest.raises(EvalConfigError, match="no trained model"):
+        load_run(copy).model_spec()
+    assert load_run(run_dir).model_spec()[1] == str(run_dir)  # the original is untouched

@@ -6,6 +6,7 @@ Fast: nothing here trains or loads a model (validation must not).
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -487,3 +488,60 @@ def test_logits_on_labels_only_is_checked_and_reaches_the_training_command(tmp_p
     assert any(p.key == "logits_on_labels_only" and "enable_liger_kernel" in str(p) for p in liger.errors)
     typo = check("tiny_cpu_sft", [*base_overrides(tmp_path, dataset_dir, tiny), "logits_on_labels_only=yes please"])
     assert any(p.key == "logits_on_labels_only" and "true or false" in str(p) for p in typo.errors)
+
+
+def test_overwrite_deletes_only_a_run_directory_of_ours(tmp_path, dataset_dir, tiny):
+    """`--overwrite` once deleted data/ (issue 23, probe 3); the dry run accepted `output_dir=.` too."""
+    overrides = base_overrides(tmp_path, dataset_dir, tiny)
+    foreign = tmp_path / "notes"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("someone else's")
+    for output_dir in (foreign, REPO_ROOT, REPO_ROOT / "data", REPO_ROOT / "recipes", REPO_ROOT.parent):
+        for dry_run in (True, False):
+            errors = check("tiny_cpu_sft", [*overrides, f"output_dir={output_dir}"], overwrite=True,
+                           dry_run=dry_run).errors
+            assert [e.key for e in errors if e.key == "output_dir"] == ["output_dir"], (output_dir, dry_run)
+            assert "--overwrite" in str(errors[0]) and "runs/NEW_NAME" in str(errors[0])
+    assert (foreign / "notes.txt").exists()
+
+
+def test_overwrite_dry_run_refuses_the_repository_and_its_top_level_folders():
+    # a dry run only: a failing guard must not be able to delete the working tree
+    for output_dir in (".", "data"):
+        done = subprocess.run([sys.executable, "-m", "recipes.train", "--recipe", "tiny_cpu_sft", "--override",
+                               "max_steps=1", f"output_dir={output_dir}", "--overwrite", "--dry-run"],
+                              cwd=REPO_ROOT, capture_output=True, text=True, check=False,
+                              env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
+        assert done.returncode == 2 and "never deletes it" in done.stderr, (output_dir, done.stdout, done.stderr)
+
+
+# ---- missing or wrong-kind datasets (issue 23, probe 5) -----------------------------------------
+
+@pytest.fixture()
+def legm_only(shared_data, tmp_path) -> Path:
+    """A dataset_dir holding one OR-Debug dataset, legm_train/_val, and nothing a shipped recipe names."""
+    return write_dataset_dir(shared_data, tmp_path / "ds", ["legm_train", "legm_val"])
+
+
+@pytest.mark.parametrize(("recipe", "names_fix"), [
+    ("qwen25_toolcall_lora", "make convert-traces IN=DIR"),
+    ("qwen3_progressive", "converters.search_traces --in FILE --name search"),
+    ("data_oracle", "make collect AGENT=oracle"),
+    ("data_mix", "make collect AGENT=teacher"),
+])
+def test_a_missing_dataset_names_the_converter_that_makes_it(legm_only, tmp_path, recipe, names_fix):
+    errors = check(recipe, base_overrides(tmp_path, legm_only)).errors
+    missing = [str(e) for e in errors if "is not registered" in str(e)]
+    assert missing and all("legm" not in m and "make convert NAME=" not in m for m in missing), missing
+    assert names_fix in missing[0], missing[0]
+
+
+def test_an_alpaca_dataset_under_a_tool_call_name_fails_validation(shared_data, tmp_path):
+    # what following the old hint did: `make convert NAME=tool_calls` registered OR-Debug Alpaca rows
+    alpaca = write_dataset_dir(shared_data, tmp_path / "ds", [])
+    info_file = alpaca / "dataset_info.json"
+    info = json.loads(info_file.read_text())
+    info["tool_calls_train"] = info["tool_calls_val"] = info["ordebug_train"]
+    info_file.write_text(json.dumps(info))
+    errors = [str(e) for e in check("qwen25_toolcall_lora", base_overrides(tmp_path, alpaca)).errors]
+    assert any("holds Alpaca rows" in e and "make convert-traces" in e for e in errors), errors

@@ -137,3 +137,14 @@ def test_steps_without_summaries_are_a_one_line_error(tmp_path: Path, capsys: py
     assert convert(tmp_path, tmp_path / "data" / "search_steps" / "steps.jsonl") == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "make summarize" in err and "steps.jsonl" in err
+
+
+@pytest.mark.parametrize("val", ["2", "-1"])
+def test_val_is_a_share_below_one(tmp_path: Path, capsys: pytest.CaptureFixture[str], val: str) -> None:
+    """`--val 2` once put 5 of 6 traces into val; `--val -1` gave none without a word (issue 23, probe 9)."""
+    src = write_jsonl(tmp_path / "traces.jsonl", [search_trace(i) for i in range(6)])
+    with pytest.raises(SystemExit) as stop:
+        convert(tmp_path, src, "--val", val)
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and "argument --val" in err and "[0, 1)" in err
+    assert not (tmp_path / "data").exists()

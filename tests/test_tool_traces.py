@@ -230,3 +230,33 @@ def test_help_of_every_workload_cli(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_default_tools_path_ships() -> None:
     assert DEFAULT_TOOLS_PATH.is_file()
+
+
+# ------------------------------------------------------------------ option checks (issue 23, probes 8-9)
+
+
+def test_a_bad_regex_is_a_usage_error_naming_the_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    make_runs(tmp_path, ["task00", "task01"])
+    with pytest.raises(SystemExit) as stop:
+        convert(tmp_path, "--bad-args-regex", "[")
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and "--bad-args-regex" in err and "not a valid regular expression" in err
+    assert not (tmp_path / "data").exists()
+
+
+@pytest.mark.parametrize("val", ["2", "-1", "1", "lots"])
+def test_val_is_a_share_below_one(tmp_path: Path, capsys: pytest.CaptureFixture[str], val: str) -> None:
+    make_runs(tmp_path, ["task00", "task01", "task02"])
+    with pytest.raises(SystemExit) as stop:
+        convert(tmp_path, "--val", val)
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and "argument --val" in err and "[0, 1)" in err
+    assert not (tmp_path / "data").exists()
+
+
+def test_val_tasks_must_name_tasks_the_inputs_hold(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    make_runs(tmp_path, ["task00", "task01", "task02"])
+    assert convert(tmp_path, "--val-tasks", "task01,nosuch") == 2
+    err = capsys.readouterr().err
+    assert "--val-tasks" in err and "nosuch" in err and "task00, task01, task02" in err
+    assert not (tmp_path / "data").exists()

@@ -113,6 +113,14 @@ def test_train_kill_resume_export(tiny, dataset_dir, tmp_path):
     assert tokenizer.chat_template == chat_template()
     model = AutoModelForCausalLM.from_pretrained(merged)
     assert not (merged / "adapter_config.json").exists()
+    # 5. weights follow the umask like every other output (safetensors alone writes them 0600; issue 23, probe 6)
+    from foundation.atomic import current_umask
+
+    weights = sorted(out.rglob("*.safetensors"))
+    assert {"adapter_model.safetensors", "model.safetensors"} <= {p.name for p in weights}
+    assert any(p.parent.name.startswith("checkpoint-") for p in weights)
+    assert {p.relative_to(out).as_posix(): oct(p.stat().st_mode & 0o777) for p in weights} == {
+        p.relative_to(out).as_posix(): oct(0o666 & ~current_umask()) for p in weights}
     prompt = render_prompt([{"role": "user", "content": "Debug the infeasible optimization model."}])
     ids = tokenizer(prompt, return_tensors="pt", add_special_tokens=False)
     assert model.generate(**ids, max_new_tokens=3, do_sample=False).shape[1] == ids["input_ids"].shape[1] + 3

@@ -64,6 +64,26 @@ def assign_splits(
     return out, notes
 
 
+def check_holdout(
+    samples: Sequence[Sample], kept: Collection[int], *, types: Collection[str] = (), families: Collection[str] = ()
+) -> None:
+    """A holdout value no kept sample has is a typo, not an empty split: say so, with the values there are.
+
+    ``--holdout-type Z`` once exited 0 with no holdout split at all.
+    """
+    for option, asked, key, norm in (("--holdout-type", types, "error_type", str.upper),
+                                     ("--holdout-family", families, "family", str.lower)):
+        if not asked:
+            continue
+        present = sorted({norm(str(samples[i].meta[key])) for i in kept})
+        missing = [a for a in asked if norm(a) not in present]
+        if missing:
+            raise ConvertError(
+                f"{option} {','.join(missing)}: no sample of the inputs has that {key.replace('_', ' ')}",
+                fix=f"use one of: {', '.join(present) or '(none: nothing was kept)'}",
+            )
+
+
 def holdout_mask(
     samples: Sequence[Sample], *, types: Collection[str] = (), families: Collection[str] = ()
 ) -> list[bool]:

@@ -32,6 +32,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from converters.core.cli_args import fraction
 from converters.core.dataset_out import dataset_dir, publish_splits, write_json, write_jsonl
 from converters.core.group_split import split_groups
 from converters.core.registry import alpaca_entry, messages_entry
@@ -200,7 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="what --in holds (auto: step samples when lines have prompt + answer)")
     p.add_argument("--name", default="search", help="dataset name prefix: <name>_multiturn, <name>_steps, ...")
     p.add_argument("--root", type=Path, default=Path("."), help="repo root holding dataset_info.json")
-    p.add_argument("--val", type=float, default=0.1, help="share of traces held out for val (0: none)")
+    p.add_argument("--val", type=fraction, default=0.1, help="share of traces held out for val in [0, 1) (0: none)")
     p.add_argument("--seed", type=int, default=0, help="seed of the trace split")
     return p
 

@@ -484,11 +484,3 @@ def check_grounding(prompt: str | Sequence[str], answer: str) -> Grounding:
     if action is not None:
         judge.action(action)
     return judge.result()
-
-
-if __name__ == "__main__":
-    import sys
-
-    from converters.sft.grounding_report import main
-
-    sys.exit(main())

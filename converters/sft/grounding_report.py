@@ -18,7 +18,6 @@ per source: ``where`` file:line, ``source``, ``agent``, ``findings``), ``dropped
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -245,7 +244,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"\n{ex['where']} ({ex['agent'] or ex['source']}):")
         print("\n".join(f"  {f}" for f in ex["findings"]))
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -28,7 +28,7 @@ from converters.core.registry import (
     unregister_datasets,
 )
 from converters.core.samples import Sample
-from converters.core.split import SPLITS, assign_splits, check_fractions, holdout_mask
+from converters.core.split import SPLITS, assign_splits, check_fractions, check_holdout, holdout_mask
 from converters.sft import card as card_mod
 from ordebug.benchmark_actions import Compatibility, check_benchmark_action
 from converters.sft.checks import REASON_TEXT, check_answer, measure_lengths, token_counter
@@ -471,6 +471,7 @@ def _split(
     checked: list[Sample], kept: list[int], opts: ConvertOptions, drops: _Drops
 ) -> tuple[dict[str, list[int]], list[str]]:
     """Holdout first, then --mix/--cap selection, the grouped split, and train repeats."""
+    check_holdout(checked, kept, types=opts.holdout_types, families=opts.holdout_families)
     mask = holdout_mask(checked, types=opts.holdout_types, families=opts.holdout_families)
     holdout = [i for i in kept if mask[i]]
     pool = [i for i in kept if not mask[i]]

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from converters.core.errors import ConvertError
 from converters.core.samples import Sample, family_of, make_meta
-from converters.core.utf8 import FIX, bad_byte
+from converters.core.utf8 import FIX, NotUtf8
 from converters.sft.checks import AnswerCheck, check_answer
 from converters.sft.sources import ReadStats
 from ordebug.actions import parse_action
@@ -86,7 +86,7 @@ def read_trajectories(
             try:
                 traj = _parse(line, path, lineno)
             except UnicodeDecodeError as exc:
-                bad = bad_byte(line, exc, start=start)
+                bad = NotUtf8(lineno, start + exc.start)  # the file's line, not the line within this line
                 if not skip_bad:
                     raise ConvertError(
                         str(bad), where=where, fix=f"{FIX}, or pass --skip-bad-lines"

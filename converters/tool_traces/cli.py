@@ -43,6 +43,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from converters.core.cli_args import fraction, regex
 from converters.core.dataset_out import dataset_dir, publish_splits, write_json
 from converters.core.group_split import split_groups
 from converters.core.registry import messages_entry
@@ -278,7 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="cut each tool result in the context to this many characters (0: no cut)")
     p.add_argument("--name", default="tool_calls", help="dataset name: data/<name>/, <name>_train/_val")
     p.add_argument("--root", type=Path, default=Path("."), help="repo root holding dataset_info.json")
-    p.add_argument("--val", type=float, default=0.1, help="share of tasks held out for val (0: none)")
+    p.add_argument("--val", type=fraction, default=0.1, help="share of tasks held out for val in [0, 1) (0: none)")
     p.add_argument("--val-tasks", default="", help="comma-separated task ids to hold out (overrides --val)")
     p.add_argument("--seed", type=int, default=0, help="seed of the task split")
     p.add_argument("--include-failed-runs", action="store_true",
@@ -289,7 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="drop every call whose tool_result has ok=false (not only bad-argument ones)")
     p.add_argument("--max-history", type=int, default=0,
                    help="keep only the last N earlier calls in a sample's context (0: all)")
-    p.add_argument("--bad-args-regex", default=DEFAULT_BAD_ARGS,
+    p.add_argument("--bad-args-regex", type=regex, default=DEFAULT_BAD_ARGS,
                    help="an ok=false tool_result whose error matches this is a bad-argument failure")
     return p
 
@@ -311,6 +312,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             where=" ".join(str(i) for i in args.inputs),
             fix="check the event schema in converters/tool_traces/events.py, or --include-failed-runs")
     forced = [t.strip() for t in args.val_tasks.split(",") if t.strip()]
+    known = sorted({s["task_id"] for s in samples})
+    unknown = [t for t in forced if t not in known]
+    if unknown:
+        shown = ", ".join(known[:10]) + (f" ... ({len(known)} in all)" if len(known) > 10 else "")
+        raise TraceInputError(f"--val-tasks names task(s) the inputs do not hold: {', '.join(unknown)}",
+                              where=" ".join(str(i) for i in args.inputs), fix=f"use task ids from: {shown}")
     assign = split_groups((s["task_id"] for s in samples), args.val, args.seed, forced_val=forced)
     splits: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for s in samples:
