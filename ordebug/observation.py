@@ -2,8 +2,8 @@
 
 Two layouts, one renderer:
 
-* ``legacy`` (default) reproduces byte for byte the ``input`` text of the user's
-  SFT samples (shared/data/legacy_sft): problem id and error type, status, the IIS
+* ``legacy`` (default) reproduces byte for byte the ``input`` text of OR-Debug-Bench's
+  legacy SFT format (tests/data/legacy_sft, tests/data/README.md): problem id and error type, status, the IIS
   as Python list reprs in model order, model size and every constraint name.
 * ``rich`` adds what a debugger wants to see: the step budget, the last action's
   result, the objective, each IIS constraint with its algebra and each IIS bound with

@@ -17,8 +17,8 @@ rhs ± d, which contains the needed value); a bound gets ``UPDATE_BOUNDS(x, lb, 
 are rounded *up* to 6 significant digits (readable, and never tighter than needed). The
 repair is then verified: the actions are applied to a fresh copy, which is solved.
 
-When constraint changes alone cannot restore feasibility (e.g. a variable whose lb > ub, the
-user's type H), the repair is retried with bounds included. If stage 2 cannot be solved with
+When constraint changes alone cannot restore feasibility (e.g. a variable whose lb > ub,
+OR-Debug-Bench's type H), the repair is retried with bounds included. If stage 2 cannot be solved with
 ``minrelax`` (the original objective is unbounded on the relaxed model) it is solved without.
 """
 

@@ -1,6 +1,6 @@
 """The SFT→RL hand-off: prompts in the SFT data's own format and split, a solver-verified reward.
 
-Real parts: heuristic trajectories collected on the user's benchmark set, converted by the real
+Real parts: heuristic trajectories collected on an OR-Debug-Bench set (tests/data), converted by the real
 converter (its card), real Gurobi behind the reward, real TRL GRPOTrainer on the tiny model.
 """
 
