@@ -127,6 +127,8 @@ def main() -> int:
         with SolverReward(RewardConfig(workers=args.workers)) as reward:
             reward(texts, **columns)
             scores = [asdict(s) for s in reward.last_scores]
+        for s in scores:  # the temporary folder's name differs from run to run
+            s["reason"] = s["reason"] and s["reason"].replace(tmp, "<tmp>")
     records = [{"problem_id": r["problem_id"], "prefix": r.get("prefix_actions", "[]"), "text": t, **s}
                for t, r, s in zip(texts, rows, scores, strict=True)]  # fmt: skip
     args.out.write_text(json.dumps(records, indent=0), encoding="utf-8")
