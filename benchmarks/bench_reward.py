@@ -10,12 +10,15 @@ With more completions than a small IIS has distinct actions some repeat; the rew
 repeat once per state (the baseline solves it again), so the header says how many are distinct:
 the default 2 per state are all distinct, the headline comparison.
 
-Ours: ``SolverReward`` (its worker processes, the default ``workers``) scoring the whole batch:
-parse, rebuild the state through ``DebugEnv`` (read, solve, IIS), apply, re-solve, metrics.
+Ours: ``SolverReward`` as GRPO calls it (its worker processes, the default ``workers``) scoring the
+whole batch: parse, rebuild the state through the reward's own ``DebugEnv`` (read, solve; no
+diagnostics, and no IIS, which only observations show), apply, re-solve, metrics.
 Baseline: the same actions in a plain single-process loop — read the model, apply the change to
 it, optimize, read the status — with the targets precomputed: no parsing, no environment, no IIS
 of the initial state, no metrics. Prints both rates, the ratio (goal >= 0.5) and the single-process
-reward (``workers=0``) beside them. Best of ``--rounds`` to damp noise on a shared machine.
+reward (``workers=0``) beside them. Best of ``--rounds`` to damp noise on a shared machine; the
+"CPU ratio" column compares this process's CPU time (bare loop / in-process reward), which other
+work on a busy machine inflates far less than wall time (the pooled reward's CPU is in its workers).
 """
 
 from __future__ import annotations
@@ -93,6 +96,7 @@ def main() -> int:
     columns = {k: [r[k] for r in rows] for k in rows[0] if k != "prompt"}
     n = len(completions)
     timings: dict[str, float] = {}
+    cpu: dict[str, float] = {}  # this process's CPU seconds: what a busy machine's other work does not inflate
     counts: dict[str, int] = {}
     with SolverReward(config) as pooled, SolverReward(config.model_copy(update={"workers": 0})) as local:
         pooled(completions[:2], **{k: v[:2] for k, v in columns.items()})  # start the workers outside the clock
@@ -103,16 +107,20 @@ def main() -> int:
         }  # fmt: skip
         for _ in range(args.rounds):
             for name, fn in runs.items():
-                t = time.perf_counter()
+                t, c = time.perf_counter(), time.process_time()
                 counts[name] = int(fn())
                 timings[name] = min(timings.get(name, float("inf")), time.perf_counter() - t)
+                cpu[name] = min(cpu.get(name, float("inf")), time.process_time() - c)
     base = n / timings["bare gurobipy loop"]
     distinct = len(set(zip(columns["problem_id"], completions, strict=True)))
     print(f"{n} completions ({distinct} distinct), {args.per_state} per state, best of {args.rounds} rounds")
-    print(f"{'':34} {'completions/s':>14} {'ratio':>7} {'OPTIMAL after':>14}")
+    print(f"{'':34} {'completions/s':>14} {'ratio':>7} {'CPU ratio':>10} {'OPTIMAL after':>14}")
     for name, seconds in timings.items():
         rate = n / seconds
-        print(f"{name:34} {rate:14.1f} {rate / base:7.2f} {counts[name]:14d}")
+        # CPU ratio: bare CPU time / ours, both in this process (the worker pool's CPU is elsewhere: "-")
+        cpu_ratio = "-" if name.endswith(f"workers={config.workers})") and config.workers else \
+            f"{cpu['bare gurobipy loop'] / cpu[name]:.2f}"  # fmt: skip
+        print(f"{name:34} {rate:14.1f} {rate / base:7.2f} {cpu_ratio:>10} {counts[name]:14d}")
     ratio = n / timings[f"SolverReward (workers={config.workers})"] / base
     print(f"ratio {ratio:.2f} (goal >= 0.5)")
     return 0

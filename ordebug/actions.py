@@ -23,6 +23,7 @@ except the lenient-only one-bound ``UPDATE_BOUNDS`` (which round-trips with ``le
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from enum import StrEnum
@@ -169,6 +170,7 @@ def _fmt(v: float) -> str:
     return repr(float(v))
 
 
+@functools.lru_cache(maxsize=4096)  # why: the canonical text of an action is built several times per step
 def _needs_quotes(name: str) -> bool:
     # the name must stay one argument even with another argument after it (x[1,2 would swallow it)
     return not _UNQUOTED.fullmatch(name) or _split_args(f"{name}, 0", name) != [name, "0"]

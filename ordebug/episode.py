@@ -156,7 +156,15 @@ class DebugEnv:
     solve (None = no limit; TIME_LIMIT is then a status the agent sees); ``lenient`` parse
     string actions leniently (legacy forms, "Action:" prefix); ``auto_submit`` end the episode
     as soon as a change makes the model OPTIMAL; ``whatif`` offer the what-if extension
-    (needs ``layout="rich"``, the layout that shows its answers).
+    (needs ``layout="rich"``, the layout that shows its answers); ``auto_iis`` compute the IIS
+    after every solve that leaves the model infeasible, as observations show it (default). With
+    ``auto_iis=False`` only ``GET_IIS()`` computes one: observations and the record carry no
+    IIS until then, results say "Status: INFEASIBLE." without IIS counts, and ``solver_calls``
+    counts no automatic IIS; statuses, objectives, validity, errors and the model are the same.
+    For a caller that reads the status, not the observation (the RL reward scores thousands
+    of single actions); it cannot be combined with ``whatif`` or ``diagnostics``. The attribute
+    may be switched between steps (the reward replays a prefix with it and scores the last action
+    without).
 
     ``info`` (from reset and step) always has: ``state`` (ObservationState), ``status``,
     ``objective``, ``result`` (text shown to the agent), ``valid``, ``error``,
@@ -175,9 +183,16 @@ class DebugEnv:
         whatif: bool = False,
         diagnostics: bool | None = None,
         diagnostics_time_limit: float = diagnostics.TIME_LIMIT_S,
+        auto_iis: bool = True,
     ) -> None:
         if max_steps < 1:
             raise EpisodeError(f"max_steps must be at least 1, got {max_steps}")
+        if not auto_iis and (whatif or diagnostics):
+            raise EpisodeError(
+                "what-if actions and the diagnostics section read the IIS of every infeasible state; "
+                "pass auto_iis=True, or whatif=False and diagnostics=False"
+            )
+        self.auto_iis = auto_iis
         if whatif and layout != "rich":
             raise EpisodeError(
                 f"what-if actions need the rich layout (the {layout!r} layout does not show their answers); "
@@ -222,7 +237,10 @@ class DebugEnv:
         if not reuse:
             self._orig = problem.read_model(self._genv)
             self._orig.update()
-            self._original_names = list(dict.fromkeys(self._orig.getAttr("ConstrName", self._orig.getConstrs())))
+            constr_names = self._orig.getAttr("ConstrName", self._orig.getConstrs())
+            self._original_names = list(dict.fromkeys(constr_names))
+            # read once: every working copy has the same names in the same order
+            self._copy_names = (constr_names, self._orig.getAttr("VarName", self._orig.getVars()))
             self._calls = 0
             result = self._solve_current(model=self._orig)
             self._initial = self._snapshot
@@ -354,11 +372,10 @@ class DebugEnv:
         # name -> rows; a relaxed equality is two rows under one name (why: it stays one
         # constraint for the agent, FP and metrics). Gurobi allows duplicate names.
         self._rows: dict[str, list[gp.Constr]] = {}
-        constrs = self._model.getConstrs()
-        for name, c in zip(self._model.getAttr("ConstrName", constrs), constrs, strict=True):
+        constr_names, var_names = self._copy_names
+        for name, c in zip(constr_names, self._model.getConstrs(), strict=True):
             self._rows.setdefault(name, []).append(c)
-        vars_ = self._model.getVars()
-        self._wvars = dict(zip(self._model.getAttr("VarName", vars_), vars_, strict=True))
+        self._wvars = dict(zip(var_names, self._model.getVars(), strict=True))
         self._status = self._initial_result.status
         self._objective = self._initial_result.objective
         self._snapshot = dict(self._initial)
@@ -370,7 +387,7 @@ class DebugEnv:
         snap: dict[str, Any] = {
             "iis_constraints": [], "iis_bounds": [], "iis_details": [], "bounds": [], "diagnostics": None,
         }  # fmt: skip
-        if result.status == "INFEASIBLE":
+        if result.status == "INFEASIBLE" and self.auto_iis:
             iis = solver.compute_iis(model)
             self._calls += 1
             snap = self._iis_snapshot(model, iis)
@@ -408,7 +425,7 @@ class DebugEnv:
     def _status_text(self) -> str:
         if self._status == "OPTIMAL" and self._objective is not None:
             return f"Status: OPTIMAL (objective {fmt_num(self._objective)})."
-        if self._status == "INFEASIBLE":
+        if self._status == "INFEASIBLE" and self.auto_iis:
             n_c, n_b = len(self._snapshot["iis_constraints"]), len(self._snapshot["iis_bounds"])
             return f"Status: INFEASIBLE (IIS: {n_c} constraints, {n_b} bounds)."
         return f"Status: {self._status}."

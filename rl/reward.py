@@ -151,6 +151,7 @@ def _env(row: RewardRow, cfg: RewardConfig) -> DebugEnv:
         _ENVS[key] = DebugEnv(
             max_steps=key[0], layout=row.layout, whatif=row.whatif, env=genv, time_limit=cfg.time_limit_s,
             diagnostics=False,  # the reward reads the solver status, not the observation
+            auto_iis=row.whatif,  # set per state in _apply
             auto_submit=True,
         )  # fmt: skip
     return _ENVS[key]
@@ -168,17 +169,18 @@ class _Applied:
     failed: bool = False  # the model could not be loaded or solved: the whole reward is 0
 
 
-def _apply(row: RewardRow, action: Action, cfg: RewardConfig) -> _Applied:
+def _apply(row: RewardRow, problem: Problem, action: Action, cfg: RewardConfig) -> _Applied:
     """Replay the row's prefix, apply ``action`` through DebugEnv, read the terms from ordebug.metrics."""
-    problem = Problem(
-        problem_id=row.problem_id, model_path=Path(row.model_file), original_objective=row.original_objective,
-        target_name=",".join(row.target_names),
-    )  # fmt: skip
     env = _env(row, cfg)
+    # The prefix replays as the export played it, IIS included (a solve after computeIIS can differ
+    # from one without in the last digit); the scored action skips the IIS nobody reads (what-if
+    # actions read it). Rows with and without a prefix never share an environment (see _env's key).
+    env.auto_iis = row.whatif or bool(row.prefix_actions)
     try:
         env.reset(problem, options={"reuse_initial": True})  # the completions of one state share its solve
         for prior in row.prefix_actions:
             env.step(prior)
+        env.auto_iis = row.whatif
         _, _, _, _, info = env.step(action)
     except OrDebugError as exc:  # over the licence, unreadable model: no reward, and why
         return _Applied(0.0, 0.0, 0.0, 0.0, f"{type(exc).__name__}: {exc}", failed=True)
@@ -196,14 +198,21 @@ def _apply(row: RewardRow, action: Action, cfg: RewardConfig) -> _Applied:
     )
 
 
-def score_one(
-    text: str, row: RewardRow, cfg: RewardConfig, applied: dict[str, _Applied] | None = None
-) -> Score:
-    """Score one completion on one row (deterministic: a function of the text and the row).
+def score_state(texts: Sequence[str], row: RewardRow, cfg: RewardConfig) -> list[Score]:
+    """Score the completions of one state (one row); deterministic: a function of the text and the row.
 
-    ``applied`` memoises the solver terms by canonical action text for the completions of one
-    row: GRPO's group often repeats an action, and the same action on the same state scores the same.
+    The row's problem is built once, and an action repeated in the group is applied once (GRPO's
+    group often repeats an action, and the same action on the same state scores the same).
     """
+    problem = Problem(
+        problem_id=row.problem_id, model_path=Path(row.model_file), original_objective=row.original_objective,
+        target_name=",".join(row.target_names),
+    )  # fmt: skip
+    applied: dict[str, _Applied] = {}
+    return [_score_one(text, row, problem, cfg, applied) for text in texts]
+
+
+def _score_one(text: str, row: RewardRow, problem: Problem, cfg: RewardConfig, applied: dict[str, _Applied]) -> Score:
     parsed = parse_completion(text)
     if parsed.syntax_error:
         return Score(reward=cfg.syntax_error, reason=parsed.reason)
@@ -211,11 +220,9 @@ def score_one(
     if parsed.action is None:
         return Score(reward=cfg.format * fmt, format=fmt, reason=parsed.reason)
     key = str(parsed.action)
-    done = applied.get(key) if applied is not None else None
+    done = applied.get(key)
     if done is None:
-        done = _apply(row, parsed.action, cfg)
-        if applied is not None:
-            applied[key] = done
+        done = applied[key] = _apply(row, problem, parsed.action, cfg)
     if done.failed:
         return Score(reward=0.0, action=key, reason=done.error)
     reward = cfg.format * fmt + cfg.outcome * done.outcome + cfg.op * done.op + cfg.fp * done.fp
@@ -227,11 +234,7 @@ def score_one(
 def _score_groups(groups: list[tuple[list[str], dict[str, Any]]], cfg: dict[str, Any]) -> list[list[dict[str, Any]]]:
     """Score groups of completions, each group one state's (one reset's read and solve serve it)."""
     parsed_cfg = RewardConfig.model_validate(cfg)
-    out = []
-    for texts, row in groups:
-        parsed_row, applied = RewardRow.model_validate(row), {}
-        out.append([asdict(score_one(t, parsed_row, parsed_cfg, applied)) for t in texts])
-    return out
+    return [[asdict(s) for s in score_state(texts, RewardRow.model_validate(row), parsed_cfg)] for texts, row in groups]
 
 
 # ---------------------------------------------------------------- the function TRL calls
@@ -279,14 +282,17 @@ class SolverReward:
 
     def score(self, texts: Sequence[str], rows: Sequence[RewardRow]) -> list[Score]:
         cfg = self.config
-        if cfg.workers == 0:
-            memo: dict[str, dict[str, _Applied]] = {}
-            return [score_one(t, r, cfg, memo.setdefault(r.model_dump_json(), {})) for t, r in zip(texts, rows, strict=True)]
-        pool = self._get_pool()
-        dumped = cfg.model_dump()
         groups: dict[str, list[int]] = {}  # GRPO's completions of one prompt share one reset
         for i, row in enumerate(rows):
             groups.setdefault(row.model_dump_json(), []).append(i)
+        out: list[Score | None] = [None] * len(texts)
+        if cfg.workers == 0:
+            for idx in groups.values():
+                for i, score in zip(idx, score_state([texts[i] for i in idx], rows[idx[0]], cfg), strict=True):
+                    out[i] = score
+            return [s for s in out if s is not None]
+        pool = self._get_pool()
+        dumped = cfg.model_dump()
         # one task per worker (a few more to balance): fewer round trips than one per completion
         n_tasks = min(len(groups), 2 * cfg.workers)
         chunks = [list(groups.values())[k::n_tasks] for k in range(n_tasks)]
@@ -295,7 +301,6 @@ class SolverReward:
                                 dumped))
             for chunk in chunks
         ]  # fmt: skip
-        out: list[Score | None] = [None] * len(texts)
         broken = False
         for chunk, fut in tasks:
             # every solve is under the time limit: reset (solve + IIS), the prefix and the action, per completion

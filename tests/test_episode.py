@@ -234,3 +234,32 @@ def test_episodes_can_be_stepped_from_worker_threads(tmp_path):
         for action in ("GET_IIS()", "RELAX_CONSTRAINT(cap, 2)", "SUBMIT()"):
             list(pool.map(lambda env, a=action: env.step(a), envs))
     assert all(env.record().success for env in envs)
+
+
+def test_without_auto_iis_the_episode_is_the_same_but_computes_no_iis(tmp_path, shared_data):
+    # The RL reward reads the status, not the observation: auto_iis=False skips the IIS of every
+    # infeasible state; everything the reward reads must be what the default environment gives.
+    problems = [capacity_demand(tmp_path / "cd"), equality(tmp_path / "eq"), bound_conflict(tmp_path / "bc")]
+    problems += load_problems(shared_data / "or_debug_bench" / "test")[:6]
+    for problem in problems:
+        full, lean = DebugEnv(max_steps=8), DebugEnv(max_steps=8, auto_iis=False)
+        _, info = full.reset(problem)
+        _, lean_info = lean.reset(problem)
+        assert lean_info["state"].iis_constraints == [] and lean_info["status"] == info["status"]
+        names = info["state"].constraint_names
+        script = [f"RELAX_CONSTRAINT({names[0]}, 1)", f"CHECK_SLACK({names[-1]})", "NOT_AN_ACTION",
+                  f"DROP_CONSTRAINT({names[-1]})", f"UPDATE_RHS({names[0]}, 0)", "RESET()", "GET_IIS()"]  # fmt: skip
+        for action in script:
+            *_, a = full.step(action)
+            *_, b = lean.step(action)
+            assert (b["status"], b["objective"], b["valid"], b["error"]) == (a["status"], a["objective"], a["valid"], a["error"])
+            assert b["solver_calls"] <= a["solver_calls"]
+        assert b["result"] == a["result"]  # GET_IIS() still computes the IIS on request
+        assert b["state"].iis_constraints == a["state"].iis_constraints
+        f, g = full.record(), lean.record()
+        assert g.model_dump(exclude={"steps", "solver_calls", "initial_iis_constraints", "initial_iis_bounds"}) == \
+            f.model_dump(exclude={"steps", "solver_calls", "initial_iis_constraints", "initial_iis_bounds"})  # fmt: skip
+    with pytest.raises(EpisodeError, match="auto_iis"):
+        DebugEnv(layout="rich", whatif=True, auto_iis=False)
+    with pytest.raises(EpisodeError, match="auto_iis"):
+        DebugEnv(layout="rich", diagnostics=True, auto_iis=False)

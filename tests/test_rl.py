@@ -14,9 +14,9 @@ from pathlib import Path
 import gurobipy as gp
 import pytest
 
+from ordebug.problems import load_problems
 from rl.config import RewardConfig
 from rl.errors import RLError
-from ordebug.problems import load_problems
 from rl.export import WHATIF_WARNING, export, read_sft_card
 from rl.export import main as export_main
 from rl.reward import SolverReward, parse_completion
@@ -146,6 +146,53 @@ def test_reward_in_worker_processes_equals_in_process_and_repeats(sft):
         first = pooled(completions, **cols)
         assert first == local(completions, **cols) == pooled(completions, **cols)
     assert any(s.outcome == 1.0 and s.action.startswith("RELAX") for s in pooled.last_scores)  # relaxations verified
+
+
+def test_reward_terms_are_what_evals_environment_gives_on_many_completions(shared_data):
+    # The reward's environment skips the IIS nobody reads; outcome, OP, FP and the reason of every
+    # completion must still be exactly what the default environment (eval's, IIS after every solve)
+    # gives, on initial and mid-episode states, for repairs, other actions, policies' and random answers.
+    from ordebug.episode import DebugEnv
+    from ordebug.metrics import episode_metrics
+    from play.episode import PlaySettings
+    from rl.export import state_row
+    from rl.first_actions import first_answers
+
+    problems = load_problems(shared_data / "or_debug_bench" / "test")[:8]
+    settings = PlaySettings(layout="legacy")
+    initial = [state_row(problem, settings, "", [], "all") for problem in problems]
+    cases = []
+    for policy in ("heuristic", "drop_first"):
+        cases += zip(problems, initial, first_answers(policy, problems, initial), strict=True)
+    for problem, first in zip(problems, initial, strict=True):
+        iis = json.loads(first["iis_constraints"])
+        for row in (first, state_row(problem, settings, "", [f"RELAX_CONSTRAINT({iis[0]}, 1.0)"], "all")):
+            if row["status"] != "INFEASIBLE":
+                continue  # a repaired state is not exported
+            actions = [f"DROP_CONSTRAINT({c})" for c in iis] + [f"RELAX_CONSTRAINT({c}, 1000.0)" for c in iis]
+            actions += [f"UPDATE_RHS({iis[-1]}, 0.0)", f"CHECK_SLACK({iis[0]})", "GET_IIS()", "SUBMIT()",
+                        "RESET()", "DROP_CONSTRAINT(no_such_row)"]  # fmt: skip
+            texts = [_answer(a) for a in actions] + first_answers("random", [problem], [row] * 3)
+            cases += [(problem, row, text) for text in texts]
+    with SolverReward(RewardConfig(workers=0)) as reward:
+        reward([t for _, _, t in cases], **_columns([r for _, r, _ in cases]))
+        scores = reward.last_scores
+    assert len(cases) > 100 and sum(json.loads(r["prefix_actions"]) != [] for _, r, _ in cases) > 30
+    assert {s.outcome for s in scores} == {0.0, 1.0} and any("invalid action" in (s.reason or "") for s in scores)
+    for (problem, row, text), score in zip(cases, scores, strict=True):
+        action = parse_completion(text).action
+        env = DebugEnv(max_steps=len(json.loads(row["prefix_actions"])) + 1, auto_submit=True)
+        env.reset(problem)
+        for prior in json.loads(row["prefix_actions"]):
+            env.step(prior)
+        *_, info = env.step(action)
+        record = env.record()
+        metrics = episode_metrics(record, problem, ["op", "fp"])
+        expected = (float(info["valid"] and record.final_status == "OPTIMAL"), metrics["op"] or 0.0, metrics["fp"] or 0.0)
+        assert (score.outcome, score.op, score.fp) == expected, (row["prefix_actions"], text)
+        assert (score.reason or "").endswith(info["error"] or "") and (info["error"] is None) == (
+            "invalid action" not in (score.reason or "")
+        )
 
 
 def test_a_model_over_the_licence_scores_zero_with_the_reason(tmp_path):
