@@ -33,7 +33,7 @@ def random_answer(rng: random.Random, row: dict) -> str:
     """One of the eight actions with names from the prompt and a random amount (seeded)."""
     name = ActionName(rng.choice(sorted(BENCHMARK_ACTIONS)))
     constraints = json.loads(row["constraint_names"]) or ["c0"]
-    numbers = sorted(round(rng.uniform(0, 10), 1) for _ in PARAMS[name])  # lb <= ub for UPDATE_BOUNDS
+    numbers = sorted(round(rng.uniform(0.1, 10), 1) for _ in PARAMS[name])  # > 0 (RELAX needs it); lb <= ub
     args = [rng.choice(constraints) if kind == "name" else str(numbers.pop(0)) for _, kind in PARAMS[name]]
     return format_answer("A random choice.", f"{name}({', '.join(args)})")
 

@@ -314,7 +314,7 @@ class SolverReward:
                 for i in (i for idx in chunk for i in idx):
                     out[i] = Score(reward=0.0, reason=f"time limit: no score within {guard:.0f}s")
         if broken:
-            self.close()
+            self.close(kill=True)
         return [s for s in out if s is not None]
 
     def _get_pool(self) -> ProcessPoolExecutor:
@@ -323,12 +323,15 @@ class SolverReward:
             self._pool = ProcessPoolExecutor(max_workers=self.config.workers, mp_context=get_context("spawn"))
         return self._pool
 
-    def close(self) -> None:
-        if self._pool is not None:
+    def close(self, *, kill: bool = False) -> None:
+        """Stop the workers: let idle ones exit (the normal end), or kill stuck ones (a call timed out)."""
+        if self._pool is None:
+            return
+        if kill:
             for proc in list(getattr(self._pool, "_processes", {}).values()):
                 proc.kill()  # only our own workers, by their handle
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+        self._pool.shutdown(wait=not kill, cancel_futures=True)
+        self._pool = None
 
     def __enter__(self) -> Self:
         return self
