@@ -60,23 +60,29 @@ def _worse(objective: float | None, model_sense: int) -> float:
     return round(objective * model_sense, 9) if objective is not None else float("inf")
 
 
-def _diagnostics_reasoning(best, fixes, near) -> str:
-    """Why ``best`` (a DiagnosticFix), written only with what the diagnostics section shows."""
-    lines = ["The diagnostics list, for each IIS member, the least change that alone restores feasibility:"]
+def _percent(fix: Any) -> str:
+    """The size as printed: a DiagnosticFix carries the text, a what-if SingleFix computes it."""
+    return fix.percent() if callable(fix.percent) else fix.percent
+
+
+def _ranking_reasoning(intro: str, best: Any, fixes: list[Any], near: list[Any]) -> str:
+    """Why ``best``, written only with what the screen shows: the least single changes it lists
+    (a DiagnosticFix of the diagnostics section, or a SingleFix of the what-if answer)."""
+    lines = [intro]
     ranked = sorted(fixes, key=_key)
     for fix in ranked[:6]:
-        lines.append(f"- {fix.target}: {fix.percent} of its {'rhs' if fix.kind == 'relax' else 'bound'}")
+        lines.append(f"- {fix.target}: {_percent(fix)} of its {'rhs' if fix.kind == 'relax' else 'bound'}")
     if len(ranked) > 6:
         lines.append("- the others need larger changes")
     if len(near) > 1:
         others = [f for f in near if f is not best]
         lines.append(
-            f"Changing {best.target} ({best.percent}) is about as small as changing "
-            f"{', '.join(f'{f.target} ({f.percent})' for f in others)}, and it leaves the better objective "
+            f"Changing {best.target} ({_percent(best)}) is about as small as changing "
+            f"{', '.join(f'{f.target} ({_percent(f)})' for f in others)}, and it leaves the better objective "
             f"({_obj(best.objective)} against {', '.join(_obj(f.objective) for f in others)})."
         )
     else:
-        lines.append(f"Changing {best.target} is the smallest change ({best.percent} of its size).")
+        lines.append(f"Changing {best.target} is the smallest change ({_percent(best)} of its size).")
     if best.wider is not None:
         lines.append(
             f"{best.least} would leave {best.target} binding (objective {_obj(best.least_objective)}); with "
@@ -86,6 +92,12 @@ def _diagnostics_reasoning(best, fixes, near) -> str:
     else:
         lines.append(f"So I apply {best.least}; every constraint stays in the model.")
     return "\n".join(lines)
+
+
+def _diagnostics_reasoning(best: Any, fixes: list[Any], near: list[Any]) -> str:
+    return _ranking_reasoning(
+        "The diagnostics list, for each IIS member, the least change that alone restores feasibility:", best, fixes, near
+    )
 
 
 def _key(c: Candidate) -> tuple[float, int, int]:
@@ -308,32 +320,10 @@ def pending_plan(ctx: DecisionContext) -> tuple[int, Action] | None:
 
 
 def _grounded_reasoning(best: Candidate, candidates: list[Candidate], near: list[Candidate]) -> str:
-    """Why ``best``, written only with what the what-if answer on screen shows."""
-    lines = ["The what-if answer lists, for each IIS member, the least change that alone restores feasibility:"]
-    ranked = sorted(candidates, key=_key)
-    for cand in ranked[:6]:
-        lines.append(f"- {cand.target}: {cand.percent()} of its {'rhs' if cand.kind == 'relax' else 'bound'}")
-    if len(ranked) > 6:
-        lines.append("- the others need larger changes")
-    target = best.target
-    if len(near) > 1:
-        others = [c for c in near if c is not best]
-        lines.append(
-            f"Changing {target} ({best.percent()}) is about as small as changing "
-            f"{', '.join(f'{c.target} ({c.percent()})' for c in others)}, and it leaves the better objective "
-            f"({_obj(best.objective)} against {', '.join(_obj(c.objective) for c in others)})."
-        )
-    else:
-        lines.append(f"Changing {target} is the smallest change ({best.percent()} of its size).")
-    if best.wider is not None:
-        lines.append(
-            f"{best.least} would leave {target} binding (objective {_obj(best.least_objective)}); with "
-            f"{best.wider} it no longer limits the objective ({_obj(best.wider_objective)}). So I apply "
-            f"{best.wider} and keep every constraint in the model."
-        )
-    else:
-        lines.append(f"So I apply {best.least}; every constraint stays in the model.")
-    return "\n".join(lines)
+    return _ranking_reasoning(
+        "The what-if answer lists, for each IIS member, the least change that alone restores feasibility:",
+        best, candidates, near,
+    )
 
 
 def iis_text(constraints: list[str], bounds: list[str]) -> str:
