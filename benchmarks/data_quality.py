@@ -18,12 +18,12 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-from ordebug.benchmark_actions import check_benchmark_action
 from converters.sft.checks import token_counter
 from converters.sft.grounding_report import ground
 from converters.sft.sources import ReadStats
 from converters.sft.trajectories import read_trajectories
 from foundation.tables import markdown_table
+from ordebug.benchmark_actions import check_benchmark_action
 from ordebug.prompts import system_prompt
 
 

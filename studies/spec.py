@@ -30,8 +30,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from eval.metric_registry import DEFAULT_METRICS, RENAMED
 from eval.paired import known_metrics
-from foundation.stats import CONFIDENCE, N_RESAMPLES
 from foundation.paths import find_named_file
+from foundation.stats import CONFIDENCE, N_RESAMPLES
 from recipes.errors import Problem, RecipeError
 from recipes.paths import RECIPES_DIR, REPO_ROOT, RUNS_DIR, from_repo
 from recipes.recipe import WRAPPER_KEYS, find_recipe, parse_override

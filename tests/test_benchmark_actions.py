@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from collectors_helpers import make_bench, run_cli
 
-from ordebug.benchmark_actions import check_benchmark_action
 from ordebug import solver
+from ordebug.benchmark_actions import check_benchmark_action
 from ordebug.episode import DebugEnv
 from ordebug.metrics import episode_metrics
 from ordebug.observation import fmt_num

@@ -11,6 +11,7 @@ import hashlib
 import re
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -30,7 +31,6 @@ from converters.core.registry import (
 from converters.core.samples import Sample
 from converters.core.split import SPLITS, assign_splits, check_fractions, check_holdout, holdout_mask
 from converters.sft import card as card_mod
-from ordebug.benchmark_actions import Compatibility, check_benchmark_action
 from converters.sft.checks import REASON_TEXT, check_answer, measure_lengths, token_counter
 from converters.sft.grounding import Grounding
 from converters.sft.grounding_report import Tally, ground
@@ -42,6 +42,7 @@ from converters.sft.writer import staged_dir, write_split
 from foundation.hashing import sha256_file
 from ordebug.actions import parse_action
 from ordebug.answer import ACTION_PREFIX
+from ordebug.benchmark_actions import Compatibility, check_benchmark_action
 from ordebug.layouts import Layout
 from ordebug.prompts import system_prompt
 
@@ -356,6 +357,27 @@ def _check(
     return checked, lenient, replaced
 
 
+def _refuse_an_emptied_source(
+    checked: list[Sample], kept: list[int], ok: Callable[[int], bool], option: str, example: Callable[[int], str],
+    *, fix: str,
+) -> None:
+    """A check that would drop every sample of a source is an error naming the source (and the
+    others it would empty), one example and the fix, not an empty dataset."""
+    by_source: dict[str, list[int]] = {}
+    for i in kept:
+        by_source.setdefault(checked[i].meta["source"], []).append(i)
+    empty = sorted(src for src, idx in by_source.items() if not any(ok(i) for i in idx))
+    if empty:
+        idx = by_source[empty[0]]
+        raise ConvertError(
+            f"{option} would drop all {len(idx)} samples of source {empty[0]!r}"
+            + (f" (and of {', '.join(map(repr, empty[1:]))})" if len(empty) > 1 else "")
+            + f"; e.g. {example(idx[0])}",
+            where=checked[idx[0]].meta["origin"],
+            fix=fix,
+        )
+
+
 def _ground(
     checked: list[Sample], kept: list[int], opts: ConvertOptions, drops: _Drops
 ) -> tuple[list[int], dict[int, Grounding], int]:
@@ -364,21 +386,11 @@ def _ground(
     verdicts = {i: ground(checked[i]) for i in kept}
     if not opts.require_grounded:
         return kept, verdicts, 0
-    by_source: dict[str, list[int]] = {}
-    for i in kept:
-        by_source.setdefault(checked[i].meta["source"], []).append(i)
-    empty = {src: idx for src, idx in by_source.items() if not any(verdicts[i].ok for i in idx)}
-    if empty:
-        src, idx = next(iter(sorted(empty.items())))
-        first = verdicts[idx[0]].ungrounded[0]
-        raise ConvertError(
-            f"--require-grounded would drop all {len(idx)} samples of source {src!r}"
-            + (f" (and of {', '.join(map(repr, sorted(empty)[1:]))})" if len(empty) > 1 else "")
-            + f"; e.g. {first}",
-            where=checked[idx[0]].meta["origin"],
-            fix="convert this source without --require-grounded (the card reports its grounding), or "
-            "collect it with agents that write only what the prompt shows (docs/grounding.md)",
-        )
+    _refuse_an_emptied_source(
+        checked, kept, lambda i: verdicts[i].ok, "--require-grounded", lambda i: str(verdicts[i].ungrounded[0]),
+        fix="convert this source without --require-grounded (the card reports its grounding), or "
+        "collect it with agents that write only what the prompt shows (docs/grounding.md)",
+    )
     dropped = [i for i in kept if not verdicts[i].ok]
     for i in dropped:
         drops.add("ungrounded", checked[i].meta["origin"], str(verdicts[i].ungrounded[0]))
@@ -393,21 +405,12 @@ def _benchmark_compatible(
     verdicts = {i: check_benchmark_action(checked[i].output) for i in kept}
     if not required:
         return kept, verdicts
-    by_source: dict[str, list[int]] = {}
-    for i in kept:
-        by_source.setdefault(checked[i].meta["source"], []).append(i)
-    empty = sorted(src for src, idx in by_source.items() if not any(verdicts[i].ok for i in idx))
-    if empty:
-        idx = by_source[empty[0]]
-        first = verdicts[idx[0]]
-        raise ConvertError(
-            f"--require-benchmark-actions would drop all {len(idx)} samples of source {empty[0]!r}"
-            + (f" (and of {', '.join(map(repr, empty[1:]))})" if len(empty) > 1 else "")
-            + f"; e.g. {first.reason}: {first.detail}",
-            where=checked[idx[0]].meta["origin"],
-            fix="collect this source with the benchmark's eight actions (collectors without --whatif), or "
-            "convert with --no-require-benchmark-actions (the card then reports how many samples the RL stage rejects)",
-        )
+    _refuse_an_emptied_source(
+        checked, kept, lambda i: verdicts[i].ok, "--require-benchmark-actions",
+        lambda i: f"{verdicts[i].reason}: {verdicts[i].detail}",
+        fix="collect this source with the benchmark's eight actions (collectors without --whatif), or "
+        "convert with --no-require-benchmark-actions (the card then reports how many samples the RL stage rejects)",
+    )
     for i in kept:
         if not verdicts[i].ok:
             drops.add(f"benchmark_action:{verdicts[i].reason}", checked[i].meta["origin"], verdicts[i].detail)
