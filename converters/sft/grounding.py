@@ -395,7 +395,7 @@ class _Judge:
         self.derived: set[float] = set()  # keys of verified, grounded results so far
         self.numbers = self.numbers_ok = self.names = self.names_ok = 0
         self.findings: list[Finding] = []
-        self.by: Counter[str] = Counter()
+        self.by: dict[str, int] = {}  # a plain dict: a Counter per sample costs more than the counting
 
     def basis(self, value: float) -> str | None:
         key = _key(value)
@@ -413,7 +413,7 @@ class _Judge:
         self.numbers += 1
         if basis:
             self.numbers_ok += 1
-            self.by[basis] += 1
+            self.by[basis] = self.by.get(basis, 0) + 1
         else:
             self.findings.append(Finding("number", text, part, why))
 
@@ -520,7 +520,7 @@ class _Judge:
 
     def result(self) -> Grounding:
         return Grounding(
-            self.numbers, self.numbers_ok, self.names, self.names_ok, tuple(self.findings), dict(self.by)
+            self.numbers, self.numbers_ok, self.names, self.names_ok, tuple(self.findings), self.by
         )
 
 
@@ -530,20 +530,22 @@ def _plain_mentions(text: str) -> tuple[tuple[tuple[str, float | None], ...], di
     answers share theirs): the counted numbers (text, value) and name-shaped words (text, None) in
     reading order, and every other word with its number of occurrences (a name only if the prompt
     quotes it as a model element)."""
-    labels = {m.start("marker") + (m.group("marker")[0] == "(") if m.group("marker") else m.start("step")
+    # a label's number starts a line (after a marker prefix), so no token straddles it: the tokens
+    # before it are those of the text up to it, and their count is the label's index among the tokens
+    labels = {len(_WORDS.findall(text, 0, m.start("marker") + (m.group("marker")[0] == "(")
+                                 if m.group("marker") else m.start("step")))
               for m in _LABEL.finditer(text)}  # fmt: skip
     mentions: list[tuple[str, float | None]] = []
-    words: Counter[str] = Counter()
-    for m in _WORDS.finditer(text):
-        token = m.group()
-        if m.lastgroup == "num":
-            if m.start() not in labels:
-                mentions.append((token, float(token)))
-        elif _looks_like_name(token):
-            mentions.append((token, None))
+    words: dict[str, int] = {}
+    for i, (name, num) in enumerate(_WORDS.findall(text)):
+        if num:
+            if i not in labels:
+                mentions.append((num, float(num)))
+        elif _looks_like_name(name):
+            mentions.append((name, None))
         else:
-            words[token] += 1
-    return tuple(mentions), dict(words)  # callers only read it
+            words[name] = words.get(name, 0) + 1
+    return tuple(mentions), words  # callers only read it
 
 
 def _labels(line: str, toks: list[_Tok]) -> set[int]:
