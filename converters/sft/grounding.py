@@ -45,7 +45,6 @@ A name in the answer is grounded when the prompt contains it as a whole token. N
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
