@@ -564,6 +564,12 @@ def _in_prompt(name: str, prompt: _Shown, parts: tuple[str, ...]) -> bool:
     return any(whole.search(part) for part in parts)
 
 
+def clear_caches() -> None:
+    """Forget every prompt, line and answer indexed so far (benchmarks time a cold start)."""
+    for cached in (_index, _plain_mentions, _parse):
+        cached.cache_clear()
+
+
 def split_answer(answer: str) -> tuple[str, str | None]:
     """(think text, the text after the last ``Action:`` prefix or None)."""
     head, sep, tail = answer.rpartition(ACTION_PREFIX)

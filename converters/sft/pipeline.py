@@ -30,7 +30,6 @@ from converters.core.registry import (
 from converters.core.samples import Sample
 from converters.core.split import SPLITS, assign_splits, check_fractions, check_holdout, holdout_mask
 from converters.sft import card as card_mod
-from ordebug.benchmark_actions import Compatibility, check_benchmark_action
 from converters.sft.checks import REASON_TEXT, check_answer, measure_lengths, token_counter
 from converters.sft.grounding import Grounding
 from converters.sft.grounding_report import Tally, ground
@@ -42,6 +41,7 @@ from converters.sft.writer import staged_dir, write_split
 from foundation.hashing import sha256_file
 from ordebug.actions import parse_action
 from ordebug.answer import ACTION_PREFIX
+from ordebug.benchmark_actions import Compatibility, check_benchmark_action
 from ordebug.layouts import Layout
 from ordebug.prompts import system_prompt
 
@@ -198,10 +198,12 @@ def _canonical_output(output: str) -> str:
 
 
 def clear_caches() -> None:
-    """Forget per-process caches (answer checks, action frames, token counts): for benchmarks."""
+    """Forget per-process caches (answer checks, action frames, grounding indexes, token counts): for benchmarks."""
+    from converters.sft import grounding
     from converters.sft.checks import _COUNTERS, _check_tail
     from converters.sft.trajectories import _answer_frame
 
+    grounding.clear_caches()
     _check_tail.cache_clear()
     _answer_frame.cache_clear()
     for counter in _COUNTERS.values():
