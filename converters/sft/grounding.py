@@ -163,11 +163,12 @@ class _Prompt:
     - ``tokens``: every ``_NAMES`` match. Without a word character followed by ``[`` no match carries a
       bracket, so the tokens are exactly the maximal runs of ``[A-Za-z0-9_]`` that start with a letter
       or ``_``: an identifier is one iff it occurs with no word character on either side.
-    - ``model_names``: items of quoted-name lists, so a word that never occurs quoted is none.
+    - ``model_names``: items of quoted-name lists that are tokens, so a word that never occurs quoted is
+      none; each item is asked as a token is, so the lists cost no full token index.
     - ``values`` (shown numbers) and ``counts`` (lengths of quoted-name lists): the full index.
     """
 
-    __slots__ = ("_asked", "_lists", "_tokens", "_values", "simple", "text")
+    __slots__ = ("_asked", "_lists", "_model_names", "_tokens", "_values", "simple", "text")
 
     #: After this many questions a part is shared (the system prompt): its full index answers faster.
     SHARED_AFTER = 64
@@ -178,6 +179,7 @@ class _Prompt:
         self._tokens: frozenset[str] | None = None
         self._values: frozenset[float] | None = None
         self._lists: tuple[frozenset[float], frozenset[str]] | None = None
+        self._model_names: frozenset[str] | None = None
         self._asked = 0
 
     def _shared(self) -> bool:
@@ -196,18 +198,30 @@ class _Prompt:
         return self._values
 
     def lists(self) -> tuple[frozenset[float], frozenset[str]]:
-        # lists of quoted names ("['c0', 'demand']"): their lengths are counts, their items model names
-        # (name-like tokens are recognised by their shape wherever they stand)
+        # lists of quoted names ("['c0', 'demand']"): their lengths (counts) and their items
         if self._lists is None:
             text = self.text
             lists = [_QUOTED.findall(inner) for inner in _BRACKETS.findall(text) if _QUOTED_ITEMS.fullmatch(inner)]
             counts = frozenset(float(len(items)) for items in lists)
-            self._lists = counts, frozenset(a or b for items in lists for a, b in items) & self.tokens()
+            self._lists = counts, frozenset(a or b for items in lists for a, b in items)
         return self._lists
+
+    def model_names(self) -> frozenset[str]:
+        # quoted items that are tokens (name-like tokens are recognised by their shape wherever they stand)
+        if self._model_names is None:
+            quoted = self.lists()[1]
+            if self._tokens is not None:
+                self._model_names = quoted & self._tokens
+            else:
+                self._model_names = frozenset(q for q in quoted if self._is_token(q))
+        return self._model_names
 
     def has_token(self, name: str) -> bool:
         if self._tokens is not None or self._shared():
             return name in self.tokens()
+        return self._is_token(name)
+
+    def _is_token(self, name: str) -> bool:
         text = self.text
         if name not in text:
             return False
@@ -225,12 +239,13 @@ class _Prompt:
         return bool(self.model_names_among(frozenset((name,))))
 
     def model_names_among(self, words: frozenset[str]) -> frozenset[str]:
-        if self._lists is None and not self._shared():
-            text = self.text
-            words = frozenset(w for w in words if f"'{w}'" in text or f'"{w}"' in text)
-            if not words:
-                return words
-        return words & self.lists()[1]
+        if self._model_names is not None or self._shared():
+            return words & self.model_names()
+        text = self.text
+        words = frozenset(w for w in words if f"'{w}'" in text or f'"{w}"' in text)
+        if not words:
+            return words
+        return frozenset(w for w in words & self.lists()[1] if self._is_token(w))
 
     def has_value(self, key: float) -> bool:
         return key in self.values()
