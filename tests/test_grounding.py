@@ -287,3 +287,35 @@ def test_action_bounds_compare_by_value_and_an_infinite_bound_is_a_constant() ->
     assert g.ok and g.numbers_total == 2, bad(g)
     g = check_grounding(PROMPT, answer("widen x0", "UPDATE_BOUNDS(x0, 0, 36.0398)"))
     assert bad(g) == [("36.0398", "not in the prompt or derived in <think>")]
+
+
+def test_a_prompt_answers_from_its_text_as_its_full_index_would() -> None:
+    """The checker answers most questions from the prompt's text and builds a prompt's index only when
+    it must; every answer must be the full index's (``_NAMES`` tokens, shown values, quoted-name lists).
+    Prompts mix the cases where a shortcut could go wrong: a name inside another name's index
+    (``x[c1]``), digits glued to names (``3a5``, ``x1.5``), exponents, signs, quotes, non-ASCII letters."""
+    import random
+
+    from converters.sft import grounding as g
+
+    pieces = ["x[c1]", "x[1,2]", "c1", "c_key", "3a5", "x1.5", "1e-06", "-4.5", "4.50", "e5", "'c2'",
+              "['c3', 'demand']", '["d"]', "demand", "é7", "(3)", "2.", ".5", "c1[", "a_b", " ", ", ", "\n"]
+    rng = random.Random(0)
+    for _ in range(500):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 12)))
+        tokens = frozenset(g._NAMES.findall(text))
+        values = frozenset(map(float, g._NUMBERS.findall(g._NAMES.sub(" ", text))))
+        lists = [g._QUOTED.findall(i) for i in g._BRACKETS.findall(text) if g._QUOTED_ITEMS.fullmatch(i)]
+        counts = frozenset(float(len(items)) for items in lists)
+        quoted = frozenset(a or b for items in lists for a, b in items) & tokens
+        asked = "".join(rng.choice(pieces) for _ in range(6)) + " c9 demand d 7 12"
+        words = {*g._NAMES.findall(asked), *(n for n, _ in g._WORDS.findall(asked))} - {""}
+        numbers = {abs(float(n)) for n in g._NUMBERS.findall(asked)} | {1.0, 2.0, 3.0}
+        part = g._Prompt(text)  # fresh: nothing indexed yet
+        for w in sorted(words):
+            assert part.has_token(w) == (w in tokens), (text, w)
+            assert part.has_model_name(w) == (w in quoted), (text, w)
+        assert part.model_names_among(frozenset(words)) == frozenset(words) & quoted
+        for n in sorted(numbers):
+            assert part.has_value(n) == (n in values), (text, n)
+            assert part.has_count(n) == (n in counts), (text, n)

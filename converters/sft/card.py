@@ -10,6 +10,7 @@ import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -33,13 +34,10 @@ COUNTED = {
 
 
 def _counts(samples: Sequence[Sample]) -> dict[str, dict[str, int]]:
-    """Samples per value of each counted metadata key, in one pass ("?" for unknown)."""
-    counters = {name: Counter() for name in COUNTED}
-    pairs = list(COUNTED.items())
-    for s in samples:
-        meta = s.meta
-        for name, key in pairs:
-            counters[name][meta[key]] += 1
+    """Samples per value of each counted metadata key ("?" for unknown)."""
+    metas = [s.meta for s in samples]
+    # one C-level count per key (Counter over an itemgetter map), not a Python loop over every sample
+    counters = {name: Counter(map(itemgetter(key), metas)) for name, key in COUNTED.items()}
     return {name: {(k or "?"): n for k, n in sorted(c.items())} for name, c in counters.items()}
 
 

@@ -45,7 +45,6 @@ A name in the answer is grounded when the prompt contains it as a whole token. N
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -151,50 +150,141 @@ def _looks_like_name(token: str) -> bool:
 
 
 # --- the prompt --------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
+_WORD_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")  # _NAMES's [A-Za-z0-9_]
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_BRACKET_AFTER_WORD = re.compile(r"[A-Za-z0-9_]\[")
+
+
 class _Prompt:
-    values: frozenset[float]  # shown numbers (keys)
-    counts: frozenset[float]  # lengths of shown quoted-name lists
-    tokens: frozenset[str]  # every identifier token
-    model_names: frozenset[str]  # tokens the prompt quotes (names of model elements)
+    """What one prompt part shows, indexed lazily: each index (identifier tokens, numbers, quoted-name
+    lists) is built on the first question that needs it, and most questions are answered from the text
+    itself without any index. The answers are those of the full index (set membership):
+
+    - ``tokens``: every ``_NAMES`` match. Without a word character followed by ``[`` no match carries a
+      bracket, so the tokens are exactly the maximal runs of ``[A-Za-z0-9_]`` that start with a letter
+      or ``_``: an identifier is one iff it occurs with no word character on either side.
+    - ``model_names``: items of quoted-name lists that are tokens, so a word that never occurs quoted is
+      none; each item is asked as a token is, so the lists cost no full token index.
+    - ``values`` (shown numbers) and ``counts`` (lengths of quoted-name lists): the full index.
+    """
+
+    __slots__ = ("_asked", "_lists", "_model_names", "_tokens", "_values", "simple", "text")
+
+    #: After this many questions a part is shared (the system prompt): its full index answers faster.
+    SHARED_AFTER = 64
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.simple = _BRACKET_AFTER_WORD.search(text) is None
+        self._tokens: frozenset[str] | None = None
+        self._values: frozenset[float] | None = None
+        self._lists: tuple[frozenset[float], frozenset[str]] | None = None
+        self._model_names: frozenset[str] | None = None
+        self._asked = 0
+
+    def _shared(self) -> bool:
+        self._asked += 1
+        return self._asked > self.SHARED_AFTER
+
+    def tokens(self) -> frozenset[str]:
+        if self._tokens is None:
+            self._tokens = frozenset(_NAMES.findall(self.text))
+        return self._tokens
+
+    def values(self) -> frozenset[float]:
+        # the numbers of the text with the identifiers blanked out (the e of 1e-06 is no name)
+        if self._values is None:
+            self._values = frozenset(map(float, _NUMBERS.findall(_NAMES.sub(" ", self.text))))
+        return self._values
+
+    def lists(self) -> tuple[frozenset[float], frozenset[str]]:
+        # lists of quoted names ("['c0', 'demand']"): their lengths (counts) and their items
+        if self._lists is None:
+            text = self.text
+            lists = [_QUOTED.findall(inner) for inner in _BRACKETS.findall(text) if _QUOTED_ITEMS.fullmatch(inner)]
+            counts = frozenset(float(len(items)) for items in lists)
+            self._lists = counts, frozenset(a or b for items in lists for a, b in items)
+        return self._lists
+
+    def model_names(self) -> frozenset[str]:
+        # quoted items that are tokens (name-like tokens are recognised by their shape wherever they stand)
+        if self._model_names is None:
+            quoted = self.lists()[1]
+            if self._tokens is not None:
+                self._model_names = quoted & self._tokens
+            else:
+                self._model_names = frozenset(q for q in quoted if self._is_token(q))
+        return self._model_names
+
+    def has_token(self, name: str) -> bool:
+        if self._tokens is not None or self._shared():
+            return name in self.tokens()
+        return self._is_token(name)
+
+    def _is_token(self, name: str) -> bool:
+        text = self.text
+        if name not in text:
+            return False
+        if not (self.simple and _IDENTIFIER.fullmatch(name)):
+            return name in self.tokens()
+        size, end, at = len(name), len(text), text.find(name)
+        while at >= 0:
+            after = at + size
+            if (at == 0 or text[at - 1] not in _WORD_CHARS) and (after == end or text[after] not in _WORD_CHARS):
+                return True
+            at = text.find(name, at + 1)
+        return False
+
+    def has_model_name(self, name: str) -> bool:
+        return bool(self.model_names_among(frozenset((name,))))
+
+    def model_names_among(self, words: frozenset[str]) -> frozenset[str]:
+        if self._model_names is not None or self._shared():
+            return words & self.model_names()
+        text = self.text
+        words = frozenset(w for w in words if f"'{w}'" in text or f'"{w}"' in text)
+        if not words:
+            return words
+        return frozenset(w for w in words & self.lists()[1] if self._is_token(w))
+
+    def has_value(self, key: float) -> bool:
+        return key in self.values()
+
+    def has_count(self, key: float) -> bool:
+        return key in self.lists()[0]
 
 
 @lru_cache(maxsize=4096)
 def _index(prompt: str) -> _Prompt:
-    # whole-text regex passes, no per-token Python: identifiers (never starting inside a word, so the
-    # e of 1e-06 is no name), then the numbers of the text with the identifiers blanked out
-    tokens = frozenset(_NAMES.findall(prompt))
-    values = frozenset(map(float, _NUMBERS.findall(_NAMES.sub(" ", prompt))))
-    # lists of quoted names ("['c0', 'demand']"): their lengths are counts, their items model names
-    # (name-like tokens are recognised by their shape wherever they stand)
-    lists = [_QUOTED.findall(inner) for inner in _BRACKETS.findall(prompt) if _QUOTED_ITEMS.fullmatch(inner)]
-    counts = frozenset(float(len(items)) for items in lists)
-    quoted = frozenset(a or b for items in lists for a, b in items) & tokens
-    return _Prompt(values, counts, tokens, quoted)
+    return _Prompt(prompt)
 
 
 class _Shown:
     """What a prompt in parts shows: each part's cached index, asked in turn (no merged copy: the
     system prompt's index is shared by every sample, and most answers ask about a dozen tokens)."""
 
-    __slots__ = ("counts", "model_names", "tokens", "values")
+    __slots__ = ("parts",)
 
     def __init__(self, parts: tuple[str, ...]) -> None:
-        idx = [_index(p) for p in parts]
-        self.values = _AnyOf(i.values for i in idx)
-        self.counts = _AnyOf(i.counts for i in idx)
-        self.tokens = _AnyOf(i.tokens for i in idx)
-        self.model_names = _AnyOf(i.model_names for i in idx)
+        self.parts = tuple(map(_index, parts))
 
+    def has_value(self, key: float) -> bool:
+        return any(p.has_value(key) for p in self.parts)
 
-class _AnyOf(tuple):
-    """Membership in any of several sets."""
+    def has_count(self, key: float) -> bool:
+        return any(p.has_count(key) for p in self.parts)
 
-    def __contains__(self, item: object) -> bool:  # type: ignore[override]
-        for group in self:
-            if item in group:
-                return True
-        return False
+    def has_token(self, name: str) -> bool:
+        return any(p.has_token(name) for p in self.parts)
+
+    def has_model_name(self, name: str) -> bool:
+        return any(p.has_model_name(name) for p in self.parts)
+
+    def model_names_among(self, words: frozenset[str]) -> frozenset[str]:
+        found: frozenset[str] = frozenset()
+        for p in self.parts:
+            found |= p.model_names_among(words)
+        return found
 
 
 # --- arithmetic --------------------------------------------------------------------------------
@@ -319,13 +409,13 @@ class _Judge:
         self.derived: set[float] = set()  # keys of verified, grounded results so far
         self.numbers = self.numbers_ok = self.names = self.names_ok = 0
         self.findings: list[Finding] = []
-        self.by: Counter[str] = Counter()
+        self.by: dict[str, int] = {}  # a plain dict: a Counter per sample costs more than the counting
 
     def basis(self, value: float) -> str | None:
         key = _key(value)
-        if key in self.p.values:
+        if self.p.has_value(key):
             return "shown"
-        if key in self.p.counts:
+        if self.p.has_count(key):
             return "count"
         if key in CONSTANTS:
             return "constant"
@@ -337,7 +427,7 @@ class _Judge:
         self.numbers += 1
         if basis:
             self.numbers_ok += 1
-            self.by[basis] += 1
+            self.by[basis] = self.by.get(basis, 0) + 1
         else:
             self.findings.append(Finding("number", text, part, why))
 
@@ -350,10 +440,16 @@ class _Judge:
 
     def think(self, text: str) -> None:
         if "=" not in text and "≈" not in text:  # no derivation (most answers): one scan of the text
-            labels = {m.start("marker") + (m.group("marker")[0] == "(") if m.group("marker") else m.start("step")
-                      for m in _LABEL.finditer(text)}  # fmt: skip
-            for m in _WORDS.finditer(text):
-                self.mention(m.lastgroup, m.group(), m.start() in labels)
+            mentions, words = _plain_mentions(text)
+            for text_, value in mentions:
+                if value is None:
+                    self.name(text_, "think", self.p.has_token(text_))
+                else:
+                    self.number(text_, value, "think", self.basis(value), "not in the prompt")
+            # a model name is a token of the prompt that quotes it, so each is a grounded name
+            for word in self.p.model_names_among(frozenset(words)):
+                self.names += words[word]
+                self.names_ok += words[word]
             return
         # two passes: derivations first (their results ground mentions anywhere), then mentions
         lines = []
@@ -371,8 +467,8 @@ class _Judge:
             if not skip:
                 value = float(text)
                 self.number(text, value, "think", self.basis(value), "not in the prompt")
-        elif text in self.p.model_names or _looks_like_name(text):
-            self.name(text, "think", text in self.p.tokens)
+        elif _looks_like_name(text) or self.p.has_model_name(text):
+            self.name(text, "think", self.p.has_token(text))
 
     def _derivations(self, toks: list[_Tok], skip: set[int]) -> set[int]:
         """Judge every ``EXPR = RESULT`` of a line; return the indices of the tokens they used."""
@@ -438,8 +534,32 @@ class _Judge:
 
     def result(self) -> Grounding:
         return Grounding(
-            self.numbers, self.numbers_ok, self.names, self.names_ok, tuple(self.findings), dict(self.by)
+            self.numbers, self.numbers_ok, self.names, self.names_ok, tuple(self.findings), self.by
         )
+
+
+@lru_cache(maxsize=65_536)
+def _plain_mentions(text: str) -> tuple[tuple[tuple[str, float | None], ...], dict[str, int]]:
+    """What ``_Judge.mention`` asks of a think text without derivations, prepared once per text (many
+    answers share theirs): the counted numbers (text, value) and name-shaped words (text, None) in
+    reading order, and every other word with its number of occurrences (a name only if the prompt
+    quotes it as a model element)."""
+    # a label's number starts a line (after a marker prefix), so no token straddles it: the tokens
+    # before it are those of the text up to it, and their count is the label's index among the tokens
+    labels = {len(_WORDS.findall(text, 0, m.start("marker") + (m.group("marker")[0] == "(")
+                                 if m.group("marker") else m.start("step")))
+              for m in _LABEL.finditer(text)}  # fmt: skip
+    mentions: list[tuple[str, float | None]] = []
+    words: dict[str, int] = {}
+    for i, (name, num) in enumerate(_WORDS.findall(text)):
+        if num:
+            if i not in labels:
+                mentions.append((num, float(num)))
+        elif _looks_like_name(name):
+            mentions.append((name, None))
+        else:
+            words[name] = words.get(name, 0) + 1
+    return tuple(mentions), words  # callers only read it
 
 
 def _labels(line: str, toks: list[_Tok]) -> set[int]:
@@ -453,10 +573,16 @@ def _labels(line: str, toks: list[_Tok]) -> set[int]:
 
 def _in_prompt(name: str, prompt: _Shown, parts: tuple[str, ...]) -> bool:
     """Whether the prompt shows ``name`` as a whole token (names may hold any Gurobi character)."""
-    if name in prompt.tokens:
+    if prompt.has_token(name):
         return True
     whole = re.compile(rf"(?<![\w.\[\]-]){re.escape(name)}(?![\w.\[\]-])")
     return any(whole.search(part) for part in parts)
+
+
+def clear_caches() -> None:
+    """Forget every prompt, line and answer indexed so far (benchmarks time a cold start)."""
+    for cached in (_index, _plain_mentions, _parse):
+        cached.cache_clear()
 
 
 def split_answer(answer: str) -> tuple[str, str | None]:

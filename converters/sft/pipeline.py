@@ -199,10 +199,12 @@ def _canonical_output(output: str) -> str:
 
 
 def clear_caches() -> None:
-    """Forget per-process caches (answer checks, action frames, token counts): for benchmarks."""
+    """Forget per-process caches (answer checks, action frames, grounding indexes, token counts): for benchmarks."""
+    from converters.sft import grounding
     from converters.sft.checks import _COUNTERS, _check_tail
     from converters.sft.trajectories import _answer_frame
 
+    grounding.clear_caches()
     _check_tail.cache_clear()
     _answer_frame.cache_clear()
     for counter in _COUNTERS.values():
