@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 import subprocess
 from pathlib import Path
@@ -17,8 +18,10 @@ REPO = Path(__file__).resolve().parents[1]
 
 def argv(target: str, **variables: str) -> list[str]:
     """The argument list `make TARGET VAR=value...` would run (its one command line)."""
-    done = subprocess.run(["make", "-n", target, *(f"{k}={v}" for k, v in variables.items())], cwd=REPO,
-                          capture_output=True, text=True, check=True)
+    # under `make test` the parent make's variables would make this one print "Entering directory" lines
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
+    done = subprocess.run(["make", "-n", "--no-print-directory", target, *(f"{k}={v}" for k, v in variables.items())],
+                          cwd=REPO, capture_output=True, text=True, check=True, env=env)
     line = done.stdout.replace("\\\n", " ").strip().splitlines()[-1]
     return shlex.split(line)
 
