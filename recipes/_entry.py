@@ -40,13 +40,13 @@ def train(args: dict[str, Any]) -> None:
     from llamafactory.train.tuner import run_exp
 
     from recipes.labelled_logits import installed
-    from recipes.time_budget import from_env as time_budget
+    from recipes.time_budget import budget_callbacks
 
     on_labels = installed() if os.environ.get(LOGITS_ON_LABELS_ENV) == "1" else contextlib.nullcontext()
     output_dir = Path(str(args["output_dir"]))
     try:
         with on_labels:
-            run_exp(dict(args), callbacks=[_umask_modes_callback(), *time_budget()])
+            run_exp(dict(args), callbacks=[_umask_modes_callback(), *budget_callbacks(os.environ.get(MAX_TRAIN_SECONDS_ENV))])
     finally:
         share_private_files(output_dir)  # the final save (the callback sees checkpoints only)
         record_peak_rss(output_dir)

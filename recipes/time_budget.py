@@ -22,14 +22,11 @@ steps done, whether the budget stopped the run, and the tokens seen (with
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any
 
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
-
-from recipes._entry import MAX_TRAIN_SECONDS_ENV
 
 REPORT = "time_budget.json"
 
@@ -62,7 +59,7 @@ class TimeBudget(TrainerCallback):
         (out / REPORT).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
 
 
-def from_env() -> list[TrainerCallback]:
-    """The callbacks the environment asks for (none without ORDEBUG_MAX_TRAIN_SECONDS)."""
-    value = os.environ.get(MAX_TRAIN_SECONDS_ENV)
-    return [TimeBudget(float(value))] if value else []
+def budget_callbacks(seconds: str | None) -> list[TrainerCallback]:
+    """The callbacks a budget asks for: ``seconds`` as the launcher passes it (the entry module reads
+    ORDEBUG_MAX_TRAIN_SECONDS), none when unset."""
+    return [TimeBudget(float(seconds))] if seconds else []
