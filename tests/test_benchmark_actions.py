@@ -15,7 +15,9 @@ from ordebug.metrics import episode_metrics
 from ordebug.observation import fmt_num
 from ordebug.problems import load_problems
 
-LEGACY = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "legacy_sft" / "sft_gpt52chat.json"
+#: Two-value UPDATE_BOUNDS labels (the RL stage wants three) by the legacy Alpaca file's size: the full
+#: file (ORDEBUG_SHARED_DATA) and the excerpt in tests/data.
+TWO_VALUE_UPDATE_BOUNDS = {774: 15, 120: 1}
 
 
 @pytest.mark.parametrize(
@@ -50,18 +52,18 @@ def test_default_collected_data_uses_only_the_eight_actions(tmp_path: Path) -> N
         assert sum(first) >= 0.6 * len(first)
 
 
-def test_the_card_counts_the_legacy_two_value_update_bounds(tmp_path: Path) -> None:
-    if not LEGACY.is_file():
-        pytest.skip("the legacy SFT file is not beside the repository")
+def test_the_card_counts_the_legacy_two_value_update_bounds(tmp_path: Path, shared_data: Path) -> None:
+    legacy = shared_data / "legacy_sft" / "sft_gpt52chat.json"
+    expected = TWO_VALUE_UPDATE_BOUNDS[len(json.loads(legacy.read_text())["data"])]
     done = run_cli(
-        "converters.sft", "--in", str(LEGACY.resolve()), "--name", "legacy", "--root", str(tmp_path),
+        "converters.sft", "--in", str(legacy.resolve()), "--name", "legacy", "--root", str(tmp_path),
         "--no-register", "--quiet",
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     card = json.loads((tmp_path / "data" / "legacy" / "card.json").read_text())
     compat = card["benchmark_actions"]
-    assert compat["by_reason"] == {"wrong_arity": 15}
-    assert compat["compatible"] == compat["total"] - 15
+    assert compat["by_reason"] == {"wrong_arity": expected}
+    assert compat["compatible"] == compat["total"] - expected
     assert "benchmark_actions: " in (tmp_path / "data" / "legacy" / "README.md").read_text()
 
 
