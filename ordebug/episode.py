@@ -14,6 +14,7 @@ from ordebug import diagnostics, solver, whatif
 from ordebug.actions import WHATIF_ACTIONS, Action, ActionName, parse_action
 from ordebug.errors import ActionParseError, EpisodeError, InvalidActionError
 from ordebug.observation import (
+    Diagnostics,
     HistoryEntry,
     ObservationState,
     constraint_algebra,
@@ -530,14 +531,21 @@ class DebugEnv:
     def _recompute_iis(self) -> None:
         iis = solver.compute_iis(self._model)
         self._calls += 1
-        self._snapshot = self._iis_snapshot(self._model, iis)
+        # GET_IIS changes nothing: the snapshot it replaces is of this same model (every change
+        # re-snapshots), so an unchanged IIS keeps its diagnostics instead of probing them again
+        before = self._snapshot
+        unchanged = before["iis_constraints"] == list(dict.fromkeys(iis.constraints)) and before["iis_bounds"] == iis.bounds
+        self._snapshot = self._iis_snapshot(self._model, iis, known=before["diagnostics"] if unchanged else None)
 
-    def _iis_snapshot(self, model: gp.Model, iis: solver.IIS) -> dict[str, Any]:
-        """What the observation shows of an infeasible model: the IIS, its algebra, the diagnostics."""
+    def _iis_snapshot(
+        self, model: gp.Model, iis: solver.IIS, *, known: Diagnostics | None = None
+    ) -> dict[str, Any]:
+        """What the observation shows of an infeasible model: the IIS, its algebra, the diagnostics
+        (``known``: the diagnostics already computed for this model and IIS)."""
         details, bounds = describe_iis(model, iis)  # reads IISLB/IISUB: before any other solve
         constraints = list(dict.fromkeys(iis.constraints))
-        diag = None
-        if self.diagnostics:  # probe solves of the environment: not counted in the agent's solver_calls
+        diag = known
+        if self.diagnostics and diag is None:  # probe solves of the environment: not in the agent's solver_calls
             diag = diagnostics.compute(model, constraints, iis.bounds, time_limit=self.diagnostics_time_limit)
         return {
             "iis_constraints": constraints, "iis_bounds": iis.bounds,

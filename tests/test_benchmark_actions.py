@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from collectors_helpers import make_bench, run_cli
 
-from ordebug import solver
+from ordebug import diagnostics, solver
 from ordebug.benchmark_actions import check_benchmark_action
 from ordebug.episode import DebugEnv
 from ordebug.metrics import episode_metrics
@@ -65,6 +65,19 @@ def test_the_card_counts_the_legacy_two_value_update_bounds(tmp_path: Path, shar
     assert compat["by_reason"] == {"wrong_arity": expected}
     assert compat["compatible"] == compat["total"] - expected
     assert "benchmark_actions: " in (tmp_path / "data" / "legacy" / "README.md").read_text()
+
+
+def test_get_iis_on_an_unchanged_model_shows_the_same_diagnostics_without_probing_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    problem = load_problems(make_bench(tmp_path / "bench", n=9))[0]
+    env = DebugEnv(layout="rich")
+    first, _ = env.reset(problem)
+    calls = []
+    monkeypatch.setattr(diagnostics, "compute", lambda *a, **k: calls.append(a))  # any probe is recorded
+    observation, _, _, _, info = env.step("GET_IIS()")
+    assert info["valid"] and calls == []  # the model did not change: nothing to probe again
+    assert observation.split("## Diagnostics")[1].split("##")[0] == first.split("## Diagnostics")[1].split("##")[0]
 
 
 def test_diagnostics_show_the_repair_and_the_first_step_can_apply_it(tmp_path: Path) -> None:
