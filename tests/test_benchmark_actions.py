@@ -102,7 +102,8 @@ def test_evidence_over_the_licence_is_one_line_and_the_episode_goes_on(tmp_path,
     monkeypatch.setenv("ORDEBUG_SIZE_LIMIT", str(max(model.NumVars, model.NumConstrs) + 1))
     solver.size_limit.cache_clear()
     try:
-        obs, _, _, _, info = env.step("GET_IIS()")  # recomputes the IIS and its diagnostics
+        env.reset(problem)  # the first observation's evidence, under that licence
+        obs, _, _, _, info = env.step("GET_IIS()")  # the episode goes on; its IIS keeps the notice
     finally:
         monkeypatch.delenv("ORDEBUG_SIZE_LIMIT")
         solver.size_limit.cache_clear()
